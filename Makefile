@@ -1,0 +1,63 @@
+# Two commands set up a fresh clone: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: run install install-dev lint format typecheck test test-only postgres migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@ $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
+
+## Serve the API on the configured database (the embedded SQLite file by default).
+run: install
+	$(BIN)/energy-api migrate
+	$(BIN)/energy-api ensure-admin
+	$(BIN)/energy-api serve --host 127.0.0.1 --port 8000
+
+migrate: install
+	$(BIN)/energy-api migrate
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Start the local PostgreSQL cluster when it is installed but stopped; fail in one line when
+## no PostgreSQL is reachable.
+postgres:
+	@$(BIN)/python scripts/ensure_postgres.py
+
+## Lint, types, and the whole suite on PostgreSQL and SQLite.
+test: lint postgres
+	$(BIN)/pytest
+
+test-only: install-dev postgres
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache energy.db

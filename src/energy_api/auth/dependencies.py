@@ -1,0 +1,59 @@
+"""Authentication and role dependencies shared by every router under /api/v1."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from energy_api.auth import service
+from energy_api.auth.models import Role, User
+from energy_api.config import Settings
+from energy_api.db import SessionDep
+from energy_api.errors import Unauthorized
+
+TOKEN_FORM_URL = "/api/token/form/"
+
+# Declares the OAuth2 password flow in OpenAPI, so /docs' Authorize dialog asks for a username
+# and password; errors are raised by us as problem+json rather than by the scheme.
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_FORM_URL,
+    auto_error=False,
+    description="Log in with a username and password; every /api/v1 route needs the token.",
+)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    if not token:
+        raise Unauthorized("Not authenticated")
+    return await service.user_from_access_token(session, settings, token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(role: Role) -> object:
+    async def dependency(user: CurrentUser) -> User:
+        service.ensure_role(user, role)
+        return user
+
+    dependency.__name__ = f"require_{role.value}"
+    return Depends(dependency)
+
+
+Viewer = Annotated[User, require_role(Role.viewer)]
+Editor = Annotated[User, require_role(Role.editor)]
+Admin = Annotated[User, require_role(Role.admin)]

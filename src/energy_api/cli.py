@@ -1,0 +1,210 @@
+"""The `energy-api` command: migrate, manage users, serve, seed demo data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from energy_api.auth import repository as users_repository
+from energy_api.auth import service as auth_service
+from energy_api.auth.models import Role
+from energy_api.clients import repository as clients_repository
+from energy_api.clients import service as clients_service
+from energy_api.clients.documents import normalize_document
+from energy_api.config import ConfigError, Settings, load_settings
+from energy_api.consumptions import service as consumptions_service
+from energy_api.db import create_engine, create_sessionmaker
+from energy_api.errors import AppError
+
+T = TypeVar("T")
+
+DEMO_CLIENTS = (
+    ("Maria da Silva", "529.982.247-25"),
+    ("João Pereira", "111.444.777-35"),
+    ("Padaria Pão Quente Ltda", "11.222.333/0001-81"),
+    ("Oficina Alfa Numérica", "12.ABC.345/01DE-35"),
+)
+
+
+class CommandError(Exception):
+    """A failure to report in one line, exit status 1."""
+
+
+def alembic_config(settings: Settings) -> object:
+    from alembic.config import Config
+
+    candidates = [Path.cwd() / "alembic.ini", Path(__file__).resolve().parents[2] / "alembic.ini"]
+    ini = next((path for path in candidates if path.is_file()), None)
+    if ini is None:
+        raise CommandError("alembic.ini not found: run from the project (or image /app) folder")
+    config = Config(str(ini))
+    config.set_main_option("script_location", str(ini.parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    return config
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = alembic_config(settings)
+    assert isinstance(config, Config)
+    command.upgrade(config, revision)
+
+
+async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction: the command is the boundary that commits."""
+    engine = create_engine(settings.sqlalchemy_url, settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _read_password(prompt_twice: bool) -> str:
+    if not prompt_twice:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise CommandError("passwords do not match")
+    if len(password) < 8:
+        raise CommandError("password must have at least 8 characters")
+    return password
+
+
+def create_user(settings: Settings, username: str, role: Role) -> None:
+    password = _read_password(prompt_twice=sys.stdin.isatty())
+
+    async def work(session: AsyncSession) -> None:
+        await auth_service.create_user(session, username, password, role)
+
+    try:
+        asyncio.run(_in_session(settings, work))
+    except AppError as exc:
+        raise CommandError(exc.detail) from None
+    print(f"created user {username!r} with role {role.value}")
+
+
+def ensure_admin(settings: Settings) -> None:
+    """Create `admin` when there is no user yet; print its password once if generated."""
+    given = settings.admin_password.get_secret_value() if settings.admin_password else ""
+    password = given or secrets.token_urlsafe(12)
+
+    async def work(session: AsyncSession) -> bool:
+        if await users_repository.exists_any(session):
+            return False
+        await auth_service.create_user(session, "admin", password, Role.admin)
+        return True
+
+    if asyncio.run(_in_session(settings, work)):
+        shown = "(from ADMIN_PASSWORD)" if given else password
+        print(f"created user 'admin' (role admin), password: {shown}")
+
+
+def set_active(settings: Settings, username: str, *, active: bool) -> None:
+    async def work(session: AsyncSession) -> bool:
+        return await users_repository.set_active(session, username, active=active)
+
+    if not asyncio.run(_in_session(settings, work)):
+        raise CommandError(f"no user named {username!r}")
+    print(f"user {username!r} is now {'active' if active else 'inactive'}")
+
+
+def seed_demo(settings: Settings) -> None:
+    """A few demo clients with 24 months each; clients that already exist are left alone."""
+
+    async def work(session: AsyncSession) -> int:
+        created = 0
+        today = datetime.now(UTC).date()
+        for index, (name, document) in enumerate(DEMO_CLIENTS):
+            if await clients_repository.get_by_document(session, normalize_document(document)):
+                continue
+            client = await clients_service.create(session, settings, nome=name, documento=document)
+            created += 1
+            for back in range(24):
+                year, month0 = divmod(today.year * 12 + today.month - 1 - back, 12)
+                seasonal = Decimal(abs(6 - month0) * 12)
+                await consumptions_service.create(
+                    session,
+                    client_id=client.id,
+                    month=date(year, month0 + 1, 1),
+                    kwh=Decimal(180 + 70 * index) + seasonal + Decimal(back % 5) / 4,
+                )
+        return created
+
+    created = asyncio.run(_in_session(settings, work))
+    print(f"seeded {created} demo client(s) with 24 months each")
+
+
+def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "energy_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        access_log=access_log,
+        proxy_headers=True,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="energy-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
+    user = commands.add_parser("create-user", help="create a user; password from stdin or prompt")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role], default=Role.viewer.value)
+    commands.add_parser("ensure-admin", help="create 'admin' when the database has no user")
+    active = commands.add_parser("set-active", help="activate or deactivate a user")
+    active.add_argument("username")
+    active.add_argument("--no", dest="active", action="store_false", help="deactivate")
+    run = commands.add_parser("serve", help="run the HTTP server")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=1)
+    run.add_argument("--reload", action="store_true")
+    run.add_argument("--no-access-log", dest="access_log", action="store_false")
+    commands.add_parser("seed-demo", help="a few demo clients with 24 months of consumption")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "migrate":
+            migrate(settings)
+        elif args.command == "create-user":
+            create_user(settings, args.username.strip(), Role(args.role))
+        elif args.command == "ensure-admin":
+            ensure_admin(settings)
+        elif args.command == "set-active":
+            set_active(settings, args.username, active=args.active)
+        elif args.command == "serve":
+            serve(args.host, args.port, args.workers, args.reload, args.access_log)
+        elif args.command == "seed-demo":
+            seed_demo(settings)
+    except (ConfigError, CommandError) as exc:
+        print(f"energy-api: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from energy_api.auth.dependencies import Editor, SettingsDep, Viewer
+from energy_api.clients import service
+from energy_api.clients.schemas import ClientCreate, ClientPage, ClientRead, ClientUpdate
+from energy_api.db import SessionDep
+from energy_api.errors import problem_responses
+from energy_api.schemas import IdPath, Limit, Offset
+
+router = APIRouter(prefix="/api/v1/clientes", tags=["clientes"])
+
+
+@router.get("/", name="list", response_model=ClientPage, responses=problem_responses(401, 403, 422))
+async def list_clients(
+    session: SessionDep,
+    _: Viewer,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    busca: Annotated[
+        str | None,
+        Query(max_length=255, description="Case-insensitive substring of nome or documento"),
+    ] = None,
+) -> ClientPage:
+    items, total = await service.list_page(session, search=busca, limit=limit, offset=offset)
+    return ClientPage(
+        items=[ClientRead.from_model(c) for c in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post(
+    "/",
+    name="create",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClientRead,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_client(
+    body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
+) -> ClientRead:
+    client = await service.create(session, settings, nome=body.nome, documento=body.documento)
+    return ClientRead.from_model(client)
+
+
+@router.get(
+    "/{client_id}/",
+    name="get",
+    response_model=ClientRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_client(client_id: IdPath, session: SessionDep, _: Viewer) -> ClientRead:
+    return ClientRead.from_model(await service.get(session, client_id))
+
+
+@router.put(
+    "/{client_id}/",
+    name="replace",
+    response_model=ClientRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def replace_client(
+    client_id: IdPath, body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
+) -> ClientRead:
+    client = await service.update(session, settings, client_id, body.model_dump())
+    return ClientRead.from_model(client)
+
+
+@router.patch(
+    "/{client_id}/",
+    name="update",
+    response_model=ClientRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update_client(
+    client_id: IdPath, body: ClientUpdate, session: SessionDep, settings: SettingsDep, _: Editor
+) -> ClientRead:
+    client = await service.update(session, settings, client_id, body.model_dump(exclude_unset=True))
+    return ClientRead.from_model(client)
+
+
+@router.delete(
+    "/{client_id}/",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_client(client_id: IdPath, session: SessionDep, _: Editor) -> Response:
+    """Delete the client and all of its consumptions."""
+    await service.delete(session, client_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,146 @@
+"""Service configuration: one Settings object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./energy.db"
+DEV_SECRET_FILE = Path(".secret_key")
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "your-secret-key",
+        "django-insecure",
+        "insecure",
+        "development",
+    }
+)
+
+
+class ConfigError(Exception):
+    """Raised with one line naming the offending variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production", "test"] = "development"
+
+    database_url: str | None = None
+    db_name: str | None = None
+    db_user: str = "postgres"
+    db_password: SecretStr = SecretStr("")
+    db_host: str = "127.0.0.1"
+    db_port: int = Field(default=5432, ge=1, le=65535)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(default=3.0, gt=0, le=60)
+    db_connect_timeout: float = Field(default=3.0, gt=0, le=60)
+    db_statement_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+
+    secret_key: SecretStr | None = None
+    jwt_issuer: str = "energy-api"
+    jwt_audience: str = "energy-api"
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=1, ge=1, le=90)
+
+    admin_password: SecretStr | None = None
+
+    document_validation: Literal["strict", "lenient"] = "strict"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Settings:
+        if self.environment != "production":
+            return self
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not key:
+            raise ValueError("SECRET_KEY must be set when ENVIRONMENT=production")
+        if key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("SECRET_KEY is a known placeholder; generate a random one")
+        if len(key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL, else one built from DB_*, else the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        if self.db_name:
+            return URL.create(
+                "postgresql+asyncpg",
+                username=self.db_user,
+                password=self.db_password.get_secret_value() or None,
+                host=self.db_host,
+                port=self.db_port,
+                database=self.db_name,
+            ).render_as_string(hide_password=False)
+        return DEFAULT_DATABASE_URL
+
+    @property
+    def jwt_key(self) -> str:
+        """The HS256 key (set by `load_settings` in development when SECRET_KEY is unset)."""
+        if self.secret_key is None:
+            raise ConfigError("invalid configuration: SECRET_KEY is not set")
+        return self.secret_key.get_secret_value()
+
+
+def _dev_secret(path: Path) -> str:
+    """Read the development key, creating it atomically once so every worker shares it."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings() -> Settings:
+    """Build Settings, turning a validation failure into one line naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        name = "_".join(str(part) for part in first["loc"]).upper()
+        raise ConfigError(
+            f"invalid configuration: {name + ': ' if name else ''}{message}"
+        ) from None
+    if settings.secret_key is None or not settings.secret_key.get_secret_value():
+        # Development only (production refuses this above): one random key per checkout.
+        key = SecretStr(_dev_secret(DEV_SECRET_FILE))
+        settings = settings.model_copy(update={"secret_key": key})
+    return settings
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

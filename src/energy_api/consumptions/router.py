@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from energy_api.auth.dependencies import Editor, Viewer
+from energy_api.consumptions import service
+from energy_api.consumptions.schemas import (
+    ConsumptionCreate,
+    ConsumptionPage,
+    ConsumptionRead,
+    ConsumptionUpdate,
+    MonthQuery,
+)
+from energy_api.db import SessionDep
+from energy_api.errors import problem_responses
+from energy_api.schemas import MAX_ID, IdPath, Limit, Offset
+
+router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"])
+
+
+@router.get(
+    "/", name="list", response_model=ConsumptionPage, responses=problem_responses(401, 403, 422)
+)
+async def list_consumptions(
+    session: SessionDep,
+    _: Viewer,
+    cliente_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    de: Annotated[MonthQuery | None, Query(description="First month (YYYY-MM), inclusive")] = None,
+    ate: Annotated[MonthQuery | None, Query(description="Last month (YYYY-MM), inclusive")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ConsumptionPage:
+    """Consumptions, newest month first."""
+    rows, total = await service.list_page(
+        session, client_id=cliente_id, start=de, end=ate, limit=limit, offset=offset
+    )
+    return ConsumptionPage(
+        items=[ConsumptionRead.from_model(c, name) for c, name in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post(
+    "/",
+    name="create",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsumptionRead,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_consumption(
+    body: ConsumptionCreate, session: SessionDep, _: Editor
+) -> ConsumptionRead:
+    """Record a client's consumption for one month (one record per client and month)."""
+    consumption, name = await service.create(
+        session, client_id=body.cliente, month=body.mes, kwh=body.consumo_kwh
+    )
+    return ConsumptionRead.from_model(consumption, name)
+
+
+@router.get(
+    "/{consumption_id}/",
+    name="get",
+    response_model=ConsumptionRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_consumption(
+    consumption_id: IdPath, session: SessionDep, _: Viewer
+) -> ConsumptionRead:
+    return ConsumptionRead.from_model(*await service.get(session, consumption_id))
+
+
+@router.put(
+    "/{consumption_id}/",
+    name="replace",
+    response_model=ConsumptionRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def replace_consumption(
+    consumption_id: IdPath, body: ConsumptionCreate, session: SessionDep, _: Editor
+) -> ConsumptionRead:
+    changes = {"cliente": body.cliente, "mes": body.mes, "consumo_kwh": body.consumo_kwh}
+    return ConsumptionRead.from_model(*await service.update(session, consumption_id, changes))
+
+
+@router.patch(
+    "/{consumption_id}/",
+    name="update",
+    response_model=ConsumptionRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update_consumption(
+    consumption_id: IdPath, body: ConsumptionUpdate, session: SessionDep, _: Editor
+) -> ConsumptionRead:
+    changes = body.model_dump(exclude_unset=True)
+    return ConsumptionRead.from_model(*await service.update(session, consumption_id, changes))
+
+
+@router.delete(
+    "/{consumption_id}/",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_consumption(consumption_id: IdPath, session: SessionDep, _: Editor) -> Response:
+    await service.delete(session, consumption_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

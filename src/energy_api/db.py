@@ -1,0 +1,134 @@
+"""Engine, session and declarative base.
+
+The engine and sessionmaker are built in the app's lifespan (`create_engine_from_settings`) and
+kept on `app.state`; each request gets one `AsyncSession`, committed by `get_session` after the
+endpoint returns and before the response is sent, or rolled back when it raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, UniqueConstraint, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+
+from energy_api.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # Let SQLAlchemy drive transactions (so SAVEPOINT works) and enforce foreign keys.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_engine(url: str, settings: Settings, *, for_migrations: bool = False) -> AsyncEngine:
+    """One engine per process; SQLite and PostgreSQL each get the options that suit them.
+
+    Migrations get no pool and no statement timeout (building an index may take a while).
+    """
+    backend = make_url(url).get_backend_name()
+    options: dict[str, Any] = {}
+    if for_migrations:
+        options["poolclass"] = NullPool
+    elif backend != "sqlite":
+        options.update(
+            pool_pre_ping=True,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
+    if backend == "postgresql":
+        timeout_ms = 0 if for_migrations else settings.db_statement_timeout_ms
+        options["connect_args"] = {
+            "timeout": settings.db_connect_timeout,
+            "server_settings": {
+                "application_name": "energy-api",
+                "statement_timeout": str(timeout_ms),
+            },
+        }
+    engine = create_async_engine(url, **options)
+    if backend == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session: committed before the response leaves, rolled back on error."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<cols>.+)$")
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint an IntegrityError violated, on PostgreSQL and SQLite.
+
+    asyncpg reports the name itself. SQLite reports the columns of a unique constraint, which are
+    matched against the metadata's named constraints, and only "FOREIGN KEY constraint failed".
+    """
+    cause = getattr(exc.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None)
+    if isinstance(name, str):
+        return name
+    message = str(exc.orig)
+    if match := _SQLITE_UNIQUE.search(message):
+        columns = [c.strip() for c in match.group("cols").split(",")]
+        table = columns[0].split(".")[0]
+        wanted = {c.split(".")[1] for c in columns}
+        for constraint in Base.metadata.tables[table].constraints:
+            if (
+                isinstance(constraint, UniqueConstraint)
+                and {c.name for c in constraint.columns} == wanted
+                and constraint.name
+            ):
+                return str(constraint.name)
+    if "FOREIGN KEY constraint failed" in message:
+        return "foreign_key"
+    return None

@@ -1,0 +1,175 @@
+"""Domain errors and their single rendering as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["consumo_kwh"])
+    message: str = Field(examples=["Input should be greater than or equal to 0"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": True})
+
+    type: str = Field(default="about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["Client 42 not found"])
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    """Base of every error the services raise; rendered by `app_error_handler`."""
+
+    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+        self.headers = dict(headers or {})
+
+
+class BadRequest(AppError):
+    status = HTTPStatus.BAD_REQUEST
+
+
+class Unauthorized(AppError):
+    status = HTTPStatus.UNAUTHORIZED
+
+    def __init__(self, detail: str = "Not authenticated") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status = HTTPStatus.FORBIDDEN
+
+
+class NotFound(AppError):
+    status = HTTPStatus.NOT_FOUND
+
+
+class Conflict(AppError):
+    status = HTTPStatus.CONFLICT
+
+
+class InvalidInput(AppError):
+    """A semantically invalid request (422) that names the offending field."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
+class ServiceUnavailable(AppError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = [error.model_dump() for error in errors]
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+async def app_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
+    )
+
+
+async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [FieldError(field=_field_path(e["loc"]), message=_message(e)) for e in exc.errors()]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "Invalid request"
+    return problem_response(HTTPStatus.UNPROCESSABLE_ENTITY, detail, errors=errors)
+
+
+async def http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unhandled_error_handler)
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, malformed, expired or invalid credentials",
+    403: "The user's role does not allow this operation",
+    404: "Resource not found",
+    409: "Conflicts with existing data",
+    413: "Request body too large",
+    422: "Validation failed; `errors` names each field",
+    429: "Too many attempts",
+    503: "Database unavailable",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given error statuses, all rendered as Problem."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+        }
+        for status in statuses
+    }

@@ -1,0 +1,117 @@
+"""Application factory: routers, error handlers, docs, and the lifespan owning the engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from energy_api import __version__
+from energy_api.analytics.router import router as analytics_router
+from energy_api.auth.router import router as auth_router
+from energy_api.auth.router import users_router
+from energy_api.clients.router import router as clients_router
+from energy_api.config import Settings, get_settings
+from energy_api.consumptions.router import router as consumptions_router
+from energy_api.db import create_engine, create_sessionmaker
+from energy_api.docs import install_docs
+from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from energy_api.health import router as health_router
+
+DESCRIPTION = """
+Register clients and their monthly energy consumption, and read analytics over them.
+
+Every `/api/v1/` route needs `Authorization: Bearer <access token>`: click **Authorize** and log in
+with a username and password. Roles: `viewer` reads, `editor` also writes, `admin` everything.
+Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json`.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<tag>-<name>`: short, unique and stable, so generated SDK methods read well."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings.sqlalchemy_url, settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def _problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with error bodies declared as application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        separate_input_output_schemas=False,
+    )
+    for path_item in schema["paths"].values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                body = content.get("application/json", {})
+                if status[0] in "45" and body.get("schema", {}).get("$ref", "").endswith(
+                    "/Problem"
+                ):
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Energy Analytics API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+        separate_input_output_schemas=False,
+        openapi_tags=[
+            {"name": "auth", "description": "Log in and renew tokens"},
+            {"name": "usuarios", "description": "Users"},
+            {"name": "clientes", "description": "Clients (CPF/CNPJ holders)"},
+            {"name": "consumos", "description": "Monthly consumption records"},
+            {"name": "analytics", "description": "Analytics computed by the database"},
+            {"name": "health", "description": "Liveness and database readiness"},
+        ],
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (
+        auth_router,
+        users_router,
+        clients_router,
+        consumptions_router,
+        analytics_router,
+        health_router,
+    ):
+        app.include_router(router)
+    install_docs(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
+    return app

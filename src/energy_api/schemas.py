@@ -1,0 +1,49 @@
+"""Schema pieces shared by every domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+T = TypeVar("T")
+
+# Ids are 32-bit integers in the database; anything larger is a 422, never a driver error.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Resource id")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip")]
+
+
+def _assume_utc(value: datetime) -> datetime:
+    # SQLite returns naive UTC timestamps; the wire always carries an offset.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+
+
+class InputModel(BaseModel):
+    """Request bodies: unknown fields are refused (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatchModel(InputModel):
+    """PATCH bodies: every field optional, but a field that is sent may not be null."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="Rows matching the filters, ignoring limit and offset")
+    limit: int
+    offset: int

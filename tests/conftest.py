@@ -144,8 +144,11 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
         app.state.engine = engine
 
         async def test_session() -> AsyncIterator[AsyncSession]:
-            # As in production: nothing loaded by an earlier request is reachable, so a
-            # missing eager load fails here too; commit releases the test's savepoint.
+            # What the test wrote before the request counts as committed (it releases the
+            # savepoint), so a request that fails rolls back only its own work, as in
+            # production. Nothing loaded earlier is reachable, so a missing eager load fails
+            # here too.
+            await db_session.commit()
             db_session.expunge_all()
             try:
                 yield db_session

@@ -245,3 +245,14 @@ def postgres_only(backend: str) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def client_without_database() -> AsyncIterator[AsyncClient]:
+    """A client for routes that never touch the database (docs, OpenAPI, routing errors).
+
+    The app's lifespan is not run, so it has no engine: no backend parametrization needed.
+    """
+    app = create_app(make_settings("sqlite+aiosqlite://"))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield client

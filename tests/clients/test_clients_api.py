@@ -357,6 +357,19 @@ async def test_put_replaces_every_field(
     assert again.json() == response.json()
 
 
+async def test_put_keeping_its_own_documento_is_not_a_conflict(
+    client: AsyncClient, db_session: AsyncSession, editor_headers: dict[str, str]
+) -> None:
+    customer = await create_client(db_session, nome="Antigo", documento=CPF)
+    response = await client.put(
+        item_url(customer.id),
+        json={"nome": "Novo", "documento": CPF_FORMATTED},
+        headers=editor_headers,
+    )
+    assert response.status_code == 200
+    assert response.json() == {"id": customer.id, "nome": "Novo", "documento": CPF}
+
+
 @pytest.mark.parametrize("missing", ["nome", "documento"])
 async def test_put_without_every_field_returns_422(
     client: AsyncClient, db_session: AsyncSession, editor_headers: dict[str, str], missing: str

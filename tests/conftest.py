@@ -144,8 +144,11 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
         app.state.engine = engine
 
         async def test_session() -> AsyncIterator[AsyncSession]:
-            # As in production: nothing loaded by an earlier request is reachable, so a
-            # missing eager load fails here too; commit releases the test's savepoint.
+            # What the test wrote before the request counts as committed (it releases the
+            # savepoint), so a request that fails rolls back only its own work, as in
+            # production. Nothing loaded earlier is reachable, so a missing eager load fails
+            # here too.
+            await db_session.commit()
             db_session.expunge_all()
             try:
                 yield db_session
@@ -242,3 +245,14 @@ def postgres_only(backend: str) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def client_without_database() -> AsyncIterator[AsyncClient]:
+    """A client for routes that never touch the database (docs, OpenAPI, routing errors).
+
+    The app's lifespan is not run, so it has no engine: no backend parametrization needed.
+    """
+    app = create_app(make_settings("sqlite+aiosqlite://"))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield client

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -31,8 +31,24 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Document `X | None` PATCH fields as plain `X`: null is refused, absence means unchanged."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.pop("anyOf", None)
+        if options is not None:
+            prop.update(*(option for option in options if option != {"type": "null"}))
+        if prop.get("default", ...) is None:
+            del prop["default"]
+
+
 class PatchModel(InputModel):
-    """PATCH bodies: every field optional, but a field that is sent may not be null."""
+    """PATCH bodies: every field optional, but a field that is sent may not be null.
+
+    Fields are declared `X | None = None` (a nullable schema, so validation errors name the
+    field itself rather than one error per union member) and documented without the null.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_nullable)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
-from pydantic.json_schema import SkipJsonSchema
 
 from energy_api.clients.models import Client
 from energy_api.schemas import InputModel, Page, PatchModel
@@ -26,10 +25,8 @@ class ClientCreate(InputModel):
 class ClientUpdate(PatchModel):
     """PATCH body: any subset of the fields."""
 
-    nome: Name | SkipJsonSchema[None] = Field(default=None, examples=["Maria da Silva"])
-    documento: DocumentInput | SkipJsonSchema[None] = Field(
-        default=None, examples=["12.ABC.345/01DE-35"]
-    )
+    nome: Name | None = Field(default=None, examples=["Maria da Silva"])
+    documento: DocumentInput | None = Field(default=None, examples=["12.ABC.345/01DE-35"])
 
 
 class ClientRead(BaseModel):

@@ -12,7 +12,6 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from energy_api.consumptions.models import KWH_MAX, Consumption
 from energy_api.schemas import MAX_ID, InputModel, Page, PatchModel, UtcDatetime
@@ -109,9 +108,9 @@ class ConsumptionCreate(InputModel):
 class ConsumptionUpdate(PatchModel):
     """PATCH body: any subset of the fields."""
 
-    cliente: ClientRef | SkipJsonSchema[None] = None
-    mes: MonthInput | SkipJsonSchema[None] = None
-    consumo_kwh: KwhInput | SkipJsonSchema[None] = None
+    cliente: ClientRef | None = None
+    mes: MonthInput | None = None
+    consumo_kwh: KwhInput | None = None
 
 
 class ConsumptionRead(BaseModel):

@@ -8,7 +8,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from energy_api.config import load_settings
+from energy_api.config import Settings, load_settings
 from energy_api.db import Base, create_engine
 from energy_api.models import load_all_models
 
@@ -20,8 +20,14 @@ load_all_models()
 target_metadata = Base.metadata
 
 
+def _settings() -> Settings:
+    """The settings `energy-api migrate` passed in, else the environment's."""
+    given = config.attributes.get("settings")
+    return given if isinstance(given, Settings) else load_settings()
+
+
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or load_settings().sqlalchemy_url
+    return config.get_main_option("sqlalchemy.url") or _settings().sqlalchemy_url
 
 
 def _configure(connection: Connection) -> None:
@@ -44,7 +50,7 @@ def run_migrations_offline() -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_engine(_url(), load_settings(), for_migrations=True)
+    engine = create_engine(_url(), _settings(), for_migrations=True)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
     await engine.dispose()

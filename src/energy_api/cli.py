@@ -50,6 +50,7 @@ def alembic_config(settings: Settings) -> object:
     config = Config(str(ini))
     config.set_main_option("script_location", str(ini.parent / "migrations"))
     config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    config.attributes["settings"] = settings
     return config
 
 

@@ -38,6 +38,7 @@ async def database_reachable(engine: AsyncEngine) -> bool:
 @router.get(
     "/health/",
     name="check",
+    summary="Service and database health",
     response_model=Health,
     responses={503: {"model": Health, "description": "The database is unreachable"}},
 )

@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 # Ids are 32-bit integers in the database; anything larger is a 422, never a driver error.
 MAX_ID = 2**31 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Resource id")]
+# Routes are written `/{id}/` as in the contract; handlers name the parameter for what it is.
+IdPath = Annotated[int, Path(alias="id", ge=1, le=MAX_ID, description="Resource id")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip")]
 

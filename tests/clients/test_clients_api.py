@@ -339,7 +339,7 @@ async def test_get_invalid_id_returns_422(
 ) -> None:
     response = await client.get(f"{URL}{client_id}/", headers=viewer_headers)
     assert response.status_code == 422
-    assert error_fields(response.json()) == ["client_id"]
+    assert error_fields(response.json()) == ["id"]
 
 
 async def test_put_replaces_every_field(

@@ -19,6 +19,7 @@ ClientQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Client id")]
 @router.get(
     "/media-consumo/",
     name="media-consumo",
+    summary="Mean and latest consumption of a client",
     response_model=MeanConsumption,
     responses=problem_responses(401, 403, 404, 422),
 )

@@ -21,14 +21,24 @@ router = APIRouter(prefix="/api/token", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/usuarios", tags=["usuarios"])
 
 
-@router.post("/", name="token", response_model=TokenPair, responses=problem_responses(401, 422))
+@router.post(
+    "/",
+    name="token",
+    summary="Log in",
+    response_model=TokenPair,
+    responses=problem_responses(401, 422),
+)
 async def obtain_token(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Log in: an access token for the API and a refresh token to renew it."""
     return await service.authenticate(session, settings, body.username, body.password)
 
 
 @router.post(
-    "/refresh/", name="refresh", response_model=TokenPair, responses=problem_responses(401, 422)
+    "/refresh/",
+    name="refresh",
+    summary="Renew tokens",
+    response_model=TokenPair,
+    responses=problem_responses(401, 422),
 )
 async def refresh_token(
     body: RefreshRequest, session: SessionDep, settings: SettingsDep
@@ -40,6 +50,7 @@ async def refresh_token(
 @router.post(
     TOKEN_FORM_URL.removeprefix("/api/token"),
     name="token-form",
+    summary="Log in (OAuth2 form, for /docs)",
     response_model=OAuth2Token,
     responses=problem_responses(401, 422),
 )
@@ -56,7 +67,13 @@ async def obtain_token_form(
     )
 
 
-@users_router.get("/me/", name="me", response_model=UserRead, responses=problem_responses(401))
+@users_router.get(
+    "/me/",
+    name="me",
+    summary="The current user",
+    response_model=UserRead,
+    responses=problem_responses(401),
+)
 async def read_me(user: Viewer) -> UserRead:
     """The user the access token belongs to."""
     return UserRead.model_validate(user)
@@ -65,6 +82,7 @@ async def read_me(user: Viewer) -> UserRead:
 @users_router.post(
     "/",
     name="create",
+    summary="Create a user",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     responses=problem_responses(401, 403, 409, 422),

@@ -14,7 +14,13 @@ from energy_api.schemas import IdPath, Limit, Offset
 router = APIRouter(prefix="/api/v1/clientes", tags=["clientes"])
 
 
-@router.get("/", name="list", response_model=ClientPage, responses=problem_responses(401, 403, 422))
+@router.get(
+    "/",
+    name="list",
+    summary="List clients",
+    response_model=ClientPage,
+    responses=problem_responses(401, 403, 422),
+)
 async def list_clients(
     session: SessionDep,
     _: Viewer,
@@ -34,6 +40,7 @@ async def list_clients(
 @router.post(
     "/",
     name="create",
+    summary="Create a client",
     status_code=status.HTTP_201_CREATED,
     response_model=ClientRead,
     responses=problem_responses(401, 403, 409, 422),
@@ -46,8 +53,9 @@ async def create_client(
 
 
 @router.get(
-    "/{client_id}/",
+    "/{id}/",
     name="get",
+    summary="Get a client",
     response_model=ClientRead,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -56,8 +64,9 @@ async def get_client(client_id: IdPath, session: SessionDep, _: Viewer) -> Clien
 
 
 @router.put(
-    "/{client_id}/",
+    "/{id}/",
     name="replace",
+    summary="Replace a client",
     response_model=ClientRead,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -69,8 +78,9 @@ async def replace_client(
 
 
 @router.patch(
-    "/{client_id}/",
+    "/{id}/",
     name="update",
+    summary="Update some fields of a client",
     response_model=ClientRead,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -82,8 +92,9 @@ async def update_client(
 
 
 @router.delete(
-    "/{client_id}/",
+    "/{id}/",
     name="delete",
+    summary="Delete a client and its consumptions",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 422),

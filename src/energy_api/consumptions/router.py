@@ -21,7 +21,11 @@ router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"])
 
 
 @router.get(
-    "/", name="list", response_model=ConsumptionPage, responses=problem_responses(401, 403, 422)
+    "/",
+    name="list",
+    summary="List consumptions",
+    response_model=ConsumptionPage,
+    responses=problem_responses(401, 403, 422),
 )
 async def list_consumptions(
     session: SessionDep,
@@ -47,6 +51,7 @@ async def list_consumptions(
 @router.post(
     "/",
     name="create",
+    summary="Record a month's consumption",
     status_code=status.HTTP_201_CREATED,
     response_model=ConsumptionRead,
     responses=problem_responses(401, 403, 409, 422),
@@ -62,8 +67,9 @@ async def create_consumption(
 
 
 @router.get(
-    "/{consumption_id}/",
+    "/{id}/",
     name="get",
+    summary="Get a consumption",
     response_model=ConsumptionRead,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -74,8 +80,9 @@ async def get_consumption(
 
 
 @router.put(
-    "/{consumption_id}/",
+    "/{id}/",
     name="replace",
+    summary="Replace a consumption",
     response_model=ConsumptionRead,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -87,8 +94,9 @@ async def replace_consumption(
 
 
 @router.patch(
-    "/{consumption_id}/",
+    "/{id}/",
     name="update",
+    summary="Update some fields of a consumption",
     response_model=ConsumptionRead,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -100,8 +108,9 @@ async def update_consumption(
 
 
 @router.delete(
-    "/{consumption_id}/",
+    "/{id}/",
     name="delete",
+    summary="Delete a consumption",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 422),

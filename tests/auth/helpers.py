@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from httpx import AsyncClient, Response
@@ -58,3 +59,8 @@ def unverified_claims(token: str) -> dict[str, Any]:
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     return claims
+
+
+def utc(value: datetime) -> datetime:
+    """A stored timestamp in UTC (SQLite returns naive UTC, PostgreSQL aware)."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)

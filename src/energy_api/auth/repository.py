@@ -143,8 +143,8 @@ async def failed_logins_since(
     username: str | None = None,
     address: str | None = None,
 ) -> tuple[int, datetime | None]:
-    """(count, oldest time) of failed logins at or after `since` for a username or address."""
-    statement = select(func.count(), func.min(LoginAttempt.at)).where(LoginAttempt.at >= since)
+    """(count, oldest time) of failed logins after `since` for a username or address."""
+    statement = select(func.count(), func.min(LoginAttempt.at)).where(LoginAttempt.at > since)
     if username is not None:
         statement = statement.where(LoginAttempt.username == username)
     if address is not None:

@@ -2,7 +2,9 @@
 
 Refresh tokens rotate (RFC 9700 §4.14.2): every refresh retires the presented token and issues
 the next one of the same family (one family per login). A retired token presented again means
-two parties hold the family, so the whole family is revoked and both must log in again.
+two parties hold the family, so the whole family is revoked and both must log in again. Two
+concurrent uses of one token count as a reuse too (the retiring UPDATE is conditional, so
+exactly one of them wins): clients must serialise their refreshes.
 Families expire by inactivity: each new refresh token lives `REFRESH_TOKEN_DAYS`.
 
 Access tokens stay stateless (one indexed user lookup per request): they end with the user's

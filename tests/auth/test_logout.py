@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from pydantic import SecretStr
 
@@ -115,3 +116,10 @@ async def test_revoke_without_a_token_is_422(client: AsyncClient) -> None:
     response = await client.post("/api/token/revoke/", json={})
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == ["refresh"]
+
+
+def test_openapi_declares_revoke_as_204_with_a_422_problem(app: FastAPI) -> None:
+    operation = app.openapi()["paths"]["/api/token/revoke/"]["post"]
+    assert operation["operationId"] == "auth-revoke"
+    assert set(operation["responses"]) == {"204", "422"}
+    assert "application/problem+json" in operation["responses"]["422"]["content"]

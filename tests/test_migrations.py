@@ -26,7 +26,7 @@ from energy_api.db import Base, create_engine
 from energy_api.models import load_all_models
 from tests.conftest import BACKENDS, DEFAULT_PG_URL, _admin_dsn, make_settings
 
-TABLES = {"users", "clients", "consumptions"}
+TABLES = {"users", "clients", "consumptions", "refresh_tokens", "login_attempts"}
 
 
 @pytest.fixture(params=BACKENDS)

@@ -116,11 +116,16 @@ def ensure_admin(settings: Settings) -> None:
 
 def set_active(settings: Settings, username: str, *, active: bool) -> None:
     async def work(session: AsyncSession) -> bool:
-        return await users_repository.set_active(session, username, active=active)
+        return await auth_service.set_active(session, username, active=active)
 
     if not asyncio.run(_in_session(settings, work)):
         raise CommandError(f"no user named {username!r}")
     print(f"user {username!r} is now {'active' if active else 'inactive'}")
+
+
+def prune_tokens(settings: Settings) -> None:
+    tokens, attempts = asyncio.run(_in_session(settings, auth_service.prune))
+    print(f"deleted {tokens} expired refresh token(s) and {attempts} old failed login(s)")
 
 
 def seed_demo(settings: Settings) -> None:
@@ -175,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     active = commands.add_parser("set-active", help="activate or deactivate a user")
     active.add_argument("username")
     active.add_argument("--no", dest="active", action="store_false", help="deactivate")
+    commands.add_parser("prune-tokens", help="delete expired refresh tokens and old failed logins")
     run = commands.add_parser("serve", help="run the HTTP server")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
@@ -197,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ensure_admin(settings)
         elif args.command == "set-active":
             set_active(settings, args.username, active=args.active)
+        elif args.command == "prune-tokens":
+            prune_tokens(settings)
         elif args.command == "serve":
             serve(args.host, args.port, args.workers, args.reload, args.access_log)
         elif args.command == "seed-demo":

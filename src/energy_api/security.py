@@ -1,4 +1,9 @@
-"""JWT (HS256, pinned) and password hashing (argon2, off the event loop)."""
+"""JWT (HS256, pinned) and password hashing (argon2, off the event loop).
+
+Token checks follow RFC 8725: the algorithm is pinned on decode (the token's own `alg` header
+never chooses the verification), every claim we rely on is required, `iss` and `aud` must be
+ours, and clocks may disagree by at most `LEEWAY_SECONDS`.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,6 @@ REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "iss", "aud", "type")
 pwd_context = CryptContext(
     schemes=["argon2", "django_pbkdf2_sha256"], deprecated=["django_pbkdf2_sha256"]
 )
-# Verified against when the username is unknown, so the reply takes as long as a real check.
-_TIMING_HASH = "$argon2id$v=19$m=65536,t=3,p=4$MqZ07l1rzfn/X8tZKyVEyA$05z4DdgPZ5rfQKYlhkMfGFLMeb1v3nAuwSYoHkwEHEg"  # noqa: E501
 
 
 class TokenType(enum.StrEnum):
@@ -39,12 +42,27 @@ async def hash_password(password: str) -> str:
     return await anyio.to_thread.run_sync(pwd_context.hash, password)
 
 
-async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
-    """(matches, new hash when the stored one should be upgraded); constant work when no hash."""
+def _verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    context = pwd_context
     if password_hash is None:
-        await anyio.to_thread.run_sync(pwd_context.verify, password, _TIMING_HASH)
+        # Unknown user: verify against a hash made with the current argon2 settings, so the
+        # reply costs what a real check costs. The result is ignored.
+        context.dummy_verify()
         return False, None
-    return await anyio.to_thread.run_sync(pwd_context.verify_and_update, password, password_hash)
+    ok, new_hash = context.verify_and_update(password, password_hash)
+    return bool(ok), new_hash
+
+
+async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, new hash when the stored one should be upgraded), computed in a worker thread.
+
+    With no hash (unknown user) one dummy verification still runs, and the answer is False.
+    """
+    return await anyio.to_thread.run_sync(_verify, password, password_hash)
+
+
+def new_token_id() -> str:
+    return uuid.uuid4().hex
 
 
 def encode_token(
@@ -62,14 +80,21 @@ def encode_token(
         "type": token_type.value,
         "iat": issued,
         "exp": issued + ttl,
-        "jti": jti or uuid.uuid4().hex,
+        "jti": jti or new_token_id(),
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
     }
     return jwt.encode(claims, settings.jwt_key, algorithm=ALGORITHM)
 
 
-def decode_token(settings: Settings, token: str, *, expected_type: TokenType) -> dict[str, Any]:
+def decode_token(
+    settings: Settings, token: str, *, expected_type: TokenType, verify_exp: bool = True
+) -> dict[str, Any]:
+    """The claims of a valid token of `expected_type`, else `InvalidToken`.
+
+    `verify_exp=False` is only for revocation, where presenting an expired (but genuine)
+    token of a login is still enough to end that login.
+    """
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -78,12 +103,12 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": list(REQUIRED_CLAIMS)},
+            options={"require": list(REQUIRED_CLAIMS), "verify_exp": verify_exp},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
     if claims.get("type") != expected_type.value:
         raise InvalidToken(f"expected a {expected_type.value} token")
-    if not isinstance(claims.get("sub"), str):
-        raise InvalidToken("invalid subject")
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
+        raise InvalidToken("invalid subject or token id")
     return claims

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.auth.models import User
+from energy_api.auth.models import LoginAttempt, RefreshToken, User
 from energy_api.db import violated_constraint
 
 USERNAME_UNIQUE = "uq_users_username"
 
+# Bulk statements below touch rows the session never loaded: nothing to synchronise.
+_BULK = {"synchronize_session": False}
+
 
 class DuplicateUsername(Exception):
     pass
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast(CursorResult[Any], result).rowcount
 
 
 async def get_by_id(session: AsyncSession, user_id: int) -> User | None:
@@ -46,8 +56,123 @@ async def set_password_hash(session: AsyncSession, user_id: int, password_hash: 
     )
 
 
-async def set_active(session: AsyncSession, username: str, *, active: bool) -> bool:
+async def set_active(session: AsyncSession, username: str, *, active: bool) -> int | None:
+    """The user's id, or None when there is no such user."""
     result = await session.execute(
         update(User).where(User.username == username).values(is_active=active).returning(User.id)
     )
-    return result.first() is not None
+    return result.scalar_one_or_none()
+
+
+# Refresh tokens
+
+
+async def add_refresh_token(
+    session: AsyncSession, *, jti: str, user_id: int, family_id: str, expires_at: datetime
+) -> None:
+    await session.execute(
+        insert(RefreshToken).values(
+            jti=jti, user_id=user_id, family_id=family_id, expires_at=expires_at
+        )
+    )
+
+
+async def retire_refresh_token(
+    session: AsyncSession, jti: str, now: datetime
+) -> tuple[int, str] | None:
+    """Mark a live token used; (user_id, family_id), or None when it is unknown, already used
+    or revoked. One conditional UPDATE, so of two concurrent uses only one succeeds."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == jti,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .returning(RefreshToken.user_id, RefreshToken.family_id)
+        .execution_options(**_BULK)
+    )
+    row = result.first()
+    return (row.user_id, row.family_id) if row is not None else None
+
+
+async def revoke_family_of(session: AsyncSession, jti: str, now: datetime) -> int:
+    """Revoke every live token of the family `jti` belongs to; how many were revoked."""
+    family = select(RefreshToken.family_id).where(RefreshToken.jti == jti).scalar_subquery()
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(**_BULK)
+    )
+    return _rowcount(result)
+
+
+async def revoke_user_refresh_tokens(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(**_BULK)
+    )
+
+
+async def delete_expired_refresh_tokens(
+    session: AsyncSession, before: datetime, *, user_id: int | None = None
+) -> int:
+    statement = delete(RefreshToken).where(RefreshToken.expires_at < before)
+    if user_id is not None:
+        statement = statement.where(RefreshToken.user_id == user_id)
+    return _rowcount(await session.execute(statement.execution_options(**_BULK)))
+
+
+# Failed logins
+
+
+async def add_failed_login(
+    session: AsyncSession, *, username: str, address: str, at: datetime
+) -> None:
+    await session.execute(insert(LoginAttempt).values(username=username, address=address, at=at))
+
+
+async def failed_logins_since(
+    session: AsyncSession,
+    since: datetime,
+    *,
+    username: str | None = None,
+    address: str | None = None,
+) -> tuple[int, datetime | None]:
+    """(count, oldest time) of failed logins after `since` for a username or address."""
+    statement = select(func.count(), func.min(LoginAttempt.at)).where(LoginAttempt.at > since)
+    if username is not None:
+        statement = statement.where(LoginAttempt.username == username)
+    if address is not None:
+        statement = statement.where(LoginAttempt.address == address)
+    count, oldest = (await session.execute(statement)).one()
+    return int(count), oldest
+
+
+async def delete_failed_logins(session: AsyncSession, username: str) -> None:
+    await session.execute(
+        delete(LoginAttempt).where(LoginAttempt.username == username).execution_options(**_BULK)
+    )
+
+
+async def delete_failed_logins_before(
+    session: AsyncSession,
+    before: datetime,
+    *,
+    username: str | None = None,
+    address: str | None = None,
+) -> int:
+    """Delete attempts older than `before`, only those of `username` or `address` when given."""
+    statement = delete(LoginAttempt).where(LoginAttempt.at < before)
+    owners = []
+    if username is not None:
+        owners.append(LoginAttempt.username == username)
+    if address is not None:
+        owners.append(LoginAttempt.address == address)
+    if owners:
+        statement = statement.where(or_(*owners))
+    return _rowcount(await session.execute(statement.execution_options(**_BULK)))

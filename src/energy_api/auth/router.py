@@ -1,11 +1,19 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Depends, Form, status
 
 from energy_api.auth import service
-from energy_api.auth.dependencies import TOKEN_FORM_URL, Admin, SettingsDep, Viewer
+from energy_api.auth.dependencies import (
+    TOKEN_FORM_URL,
+    Admin,
+    AuthSessionDep,
+    ClientAddress,
+    SettingsDep,
+    Viewer,
+    no_store,
+)
 from energy_api.auth.schemas import (
     OAuth2Token,
     RefreshRequest,
@@ -17,8 +25,19 @@ from energy_api.auth.schemas import (
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
 
-router = APIRouter(prefix="/api/token", tags=["auth"])
+router = APIRouter(prefix="/api/token", tags=["auth"], dependencies=[Depends(no_store)])
 users_router = APIRouter(prefix="/api/v1/usuarios", tags=["usuarios"])
+
+
+def _login_responses() -> dict[int | str, dict[str, Any]]:
+    responses = problem_responses(401, 422, 429)
+    responses[429]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds until a login may be attempted again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
+    return responses
 
 
 @router.post(
@@ -26,11 +45,17 @@ users_router = APIRouter(prefix="/api/v1/usuarios", tags=["usuarios"])
     name="token",
     summary="Log in",
     response_model=TokenPair,
-    responses=problem_responses(401, 422),
+    responses=_login_responses(),
 )
-async def obtain_token(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
-    """Log in: an access token for the API and a refresh token to renew it."""
-    return await service.authenticate(session, settings, body.username, body.password)
+async def obtain_token(
+    body: TokenRequest, session: AuthSessionDep, settings: SettingsDep, address: ClientAddress
+) -> TokenPair:
+    """Log in: an access token for the API and a refresh token to renew it.
+
+    After 5 failed attempts for a username, or 20 from one address, within 15 minutes,
+    logins answer 429 with `Retry-After`.
+    """
+    return await service.authenticate(session, settings, body.username, body.password, address)
 
 
 @router.post(
@@ -41,10 +66,31 @@ async def obtain_token(body: TokenRequest, session: SessionDep, settings: Settin
     responses=problem_responses(401, 422),
 )
 async def refresh_token(
-    body: RefreshRequest, session: SessionDep, settings: SettingsDep
+    body: RefreshRequest, session: AuthSessionDep, settings: SettingsDep
 ) -> TokenPair:
-    """Exchange a refresh token for a new access token and a new refresh token."""
+    """Exchange a refresh token for a new access token and a new refresh token.
+
+    The presented refresh token is retired. Presenting a retired token again revokes every
+    token of that login (it was copied), so both holders must log in again.
+    """
     return await service.refresh(session, settings, body.refresh)
+
+
+@router.post(
+    "/revoke/",
+    name="revoke",
+    summary="Log out (revoke a refresh token's login)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(422),
+)
+async def revoke_token(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> None:
+    """Log out: revoke the given refresh token and every other token of the same login.
+
+    Always 204 for a well-formed body (RFC 7009): an invalid, expired or already revoked
+    token is not an error and revokes nothing. Access tokens already issued stay valid until
+    they expire.
+    """
+    await service.revoke(session, settings, body.refresh)
 
 
 @router.post(
@@ -52,16 +98,17 @@ async def refresh_token(
     name="token-form",
     summary="Log in (OAuth2 form, for /docs)",
     response_model=OAuth2Token,
-    responses=problem_responses(401, 422),
+    responses=_login_responses(),
 )
 async def obtain_token_form(
     username: Annotated[str, Form(min_length=1, max_length=150)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
-    session: SessionDep,
+    session: AuthSessionDep,
     settings: SettingsDep,
+    address: ClientAddress,
 ) -> OAuth2Token:
     """OAuth2 password flow (form-encoded), used by the Authorize dialog of /docs."""
-    pair = await service.authenticate(session, settings, username.strip(), password)
+    pair = await service.authenticate(session, settings, username.strip(), password, address)
     return OAuth2Token(
         access_token=pair.access, refresh_token=pair.refresh, expires_in=pair.expires_in
     )

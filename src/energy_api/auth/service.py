@@ -1,8 +1,23 @@
-"""Login, token issue and refresh, and the user behind an access token."""
+"""Login, throttling, token issue, refresh rotation, revocation, and the user behind a token.
+
+Refresh tokens rotate (RFC 9700 §4.14.2): every refresh retires the presented token and issues
+the next one of the same family (one family per login). A retired token presented again means
+two parties hold the family, so the whole family is revoked and both must log in again. Two
+concurrent uses of one token count as a reuse too (the retiring UPDATE is conditional, so
+exactly one of them wins): clients must serialise their refreshes.
+Families expire by inactivity: each new refresh token lives `REFRESH_TOKEN_DAYS`.
+
+Access tokens stay stateless (one indexed user lookup per request): they end with the user's
+deactivation at once, and with a logout or a revoked family when they expire
+(`ACCESS_TOKEN_MINUTES`).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+import math
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,50 +25,143 @@ from energy_api.auth import repository
 from energy_api.auth.models import Role, User
 from energy_api.auth.schemas import TokenPair
 from energy_api.config import Settings
-from energy_api.errors import Conflict, Forbidden, Unauthorized
+from energy_api.errors import AppError, Conflict, Forbidden, Unauthorized
 from energy_api.security import (
+    LEEWAY_SECONDS,
     InvalidToken,
     TokenType,
     decode_token,
     encode_token,
     hash_password,
+    new_token_id,
     verify_password,
 )
+
+logger = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "Invalid username or password"
 BAD_TOKEN = "Invalid or expired token"
 
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USERNAME = 5
+MAX_FAILURES_PER_ADDRESS = 20
+ADDRESS_MAX_LENGTH = 64
 
-def issue_tokens(settings: Settings, user: User) -> TokenPair:
+
+class RecordedUnauthorized(Unauthorized):
+    """A 401 whose writes are part of the decision (a failed login counted, a token family
+    revoked): the auth routes' session commits them before the error is sent."""
+
+
+class LoginThrottled(AppError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed login attempts; retry in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite returns naive UTC timestamps.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def _issue_tokens(
+    session: AsyncSession, settings: Settings, user: User, *, family_id: str, now: datetime
+) -> TokenPair:
+    """A new access token and the next refresh token of `family_id`, recorded server-side.
+
+    Expired refresh rows of the same user are deleted on the way (their tokens cannot be
+    used any more, so reuse detection loses nothing)."""
     access_ttl = timedelta(minutes=settings.access_token_minutes)
+    refresh_ttl = timedelta(days=settings.refresh_token_days)
     subject = str(user.id)
+    refresh_id = new_token_id()
+    await repository.delete_expired_refresh_tokens(
+        session, now - timedelta(seconds=LEEWAY_SECONDS), user_id=user.id
+    )
+    await repository.add_refresh_token(
+        session, jti=refresh_id, user_id=user.id, family_id=family_id, expires_at=now + refresh_ttl
+    )
     return TokenPair(
-        access=encode_token(settings, subject=subject, token_type=TokenType.access, ttl=access_ttl),
+        access=encode_token(
+            settings, subject=subject, token_type=TokenType.access, ttl=access_ttl, now=now
+        ),
         refresh=encode_token(
             settings,
             subject=subject,
             token_type=TokenType.refresh,
-            ttl=timedelta(days=settings.refresh_token_days),
+            ttl=refresh_ttl,
+            now=now,
+            jti=refresh_id,
         ),
         expires_in=int(access_ttl.total_seconds()),
     )
 
 
-async def authenticate(
-    session: AsyncSession, settings: Settings, username: str, password: str
-) -> TokenPair:
-    """Tokens for valid credentials of an active user; one 401 for every failure.
+def _retry_after(count: int, oldest: datetime | None, limit: int, now: datetime) -> int | None:
+    """Seconds until the oldest counted failure leaves the window, when at the limit."""
+    if count < limit or oldest is None:
+        return None
+    return max(1, math.ceil((_as_utc(oldest) + THROTTLE_WINDOW - now).total_seconds()))
 
-    Unknown users are checked against a dummy hash and inactive users' passwords are still
-    verified, so the three failures take the same time.
+
+async def _check_throttle(
+    session: AsyncSession, username: str, address: str, now: datetime
+) -> None:
+    since = now - THROTTLE_WINDOW
+    waits = [
+        _retry_after(
+            *await repository.failed_logins_since(session, since, username=username),
+            MAX_FAILURES_PER_USERNAME,
+            now,
+        ),
+        _retry_after(
+            *await repository.failed_logins_since(session, since, address=address),
+            MAX_FAILURES_PER_ADDRESS,
+            now,
+        ),
+    ]
+    longest = max((wait for wait in waits if wait is not None), default=None)
+    if longest is not None:
+        logger.info("login throttled for %r from %s (%d s)", username, address, longest)
+        raise LoginThrottled(longest)
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, username: str, password: str, address: str
+) -> TokenPair:
+    """Tokens for valid credentials of an active user, starting a new refresh family.
+
+    Every failure is one 401 with one body: unknown users still cost one password
+    verification (a dummy hash), and inactive users' passwords are still verified. Failures
+    are recorded for throttling: after `MAX_FAILURES_PER_USERNAME` failures for a username or
+    `MAX_FAILURES_PER_ADDRESS` from an address within `THROTTLE_WINDOW`, logins answer 429
+    until the oldest failure leaves the window; attempts refused with 429 are not counted, and
+    a success clears the username's failures. Concurrent attempts may each pass the check
+    before any is recorded, so a burst can exceed the limit by its own size, once.
     """
+    now = _now()
+    address = address[:ADDRESS_MAX_LENGTH]
+    await _check_throttle(session, username, address, now)
     user = await repository.get_by_username(session, username)
     ok, new_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
-        raise Unauthorized(BAD_CREDENTIALS)
+        await repository.delete_failed_logins_before(
+            session, now - THROTTLE_WINDOW, username=username, address=address
+        )
+        await repository.add_failed_login(session, username=username, address=address, at=now)
+        raise RecordedUnauthorized(BAD_CREDENTIALS)
+    await repository.delete_failed_logins(session, username)
     if new_hash is not None:
         await repository.set_password_hash(session, user.id, new_hash)
-    return issue_tokens(settings, user)
+    return await _issue_tokens(session, settings, user, family_id=new_token_id(), now=now)
 
 
 async def _active_user(session: AsyncSession, subject: str) -> User:
@@ -68,12 +176,46 @@ async def _active_user(session: AsyncSession, subject: str) -> User:
 
 
 async def refresh(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
+    """Rotate: retire the presented refresh token and issue the next one of its family.
+
+    A token that is unknown, revoked or already retired is refused; a retired one also
+    revokes its whole family (reuse means the token was copied), and that revocation is kept
+    although the answer is 401.
+    """
     try:
         claims = decode_token(settings, token, expected_type=TokenType.refresh)
     except InvalidToken:
         raise Unauthorized(BAD_TOKEN) from None
+    now = _now()
+    retired = await repository.retire_refresh_token(session, claims["jti"], now)
+    if retired is None:
+        if revoked := await repository.revoke_family_of(session, claims["jti"], now):
+            logger.warning(
+                "refresh token reuse for user %s: family revoked (%d tokens)",
+                claims["sub"],
+                revoked,
+            )
+        raise RecordedUnauthorized(BAD_TOKEN)
+    user_id, family_id = retired
     user = await _active_user(session, claims["sub"])
-    return issue_tokens(settings, user)
+    if user.id != user_id:
+        raise Unauthorized(BAD_TOKEN)
+    return await _issue_tokens(session, settings, user, family_id=family_id, now=now)
+
+
+async def revoke(session: AsyncSession, settings: Settings, token: str) -> None:
+    """Log out: revoke every refresh token of the presented token's family.
+
+    As RFC 7009 §2.2 prescribes, an invalid, expired, unknown or already revoked token is not
+    an error: the caller wants the token unusable and it is, and the answer must not tell a
+    token-holder's adversary which tokens are genuine. Only a genuine refresh token (our
+    signature, issuer, audience and type) revokes anything; it may have expired.
+    """
+    try:
+        claims = decode_token(settings, token, expected_type=TokenType.refresh, verify_exp=False)
+    except InvalidToken:
+        return
+    await repository.revoke_family_of(session, claims["jti"], _now())
 
 
 async def user_from_access_token(session: AsyncSession, settings: Settings, token: str) -> User:
@@ -97,3 +239,27 @@ async def create_user(session: AsyncSession, username: str, password: str, role:
         )
     except repository.DuplicateUsername:
         raise Conflict(f"Username {username!r} already exists") from None
+
+
+async def set_active(session: AsyncSession, username: str, *, active: bool) -> bool:
+    """Activate or deactivate a user; False when there is no such user.
+
+    Deactivation also revokes the user's refresh tokens, so reactivating later does not bring
+    old logins back. Its access tokens fail on their next use (the user is looked up each time).
+    """
+    user_id = await repository.set_active(session, username, active=active)
+    if user_id is None:
+        return False
+    if not active:
+        await repository.revoke_user_refresh_tokens(session, user_id, _now())
+    return True
+
+
+async def prune(session: AsyncSession) -> tuple[int, int]:
+    """Delete expired refresh tokens and failed logins older than the throttling window."""
+    now = _now()
+    tokens = await repository.delete_expired_refresh_tokens(
+        session, now - timedelta(seconds=LEEWAY_SECONDS)
+    )
+    attempts = await repository.delete_failed_logins_before(session, now - THROTTLE_WINDOW)
+    return tokens, attempts

@@ -5,10 +5,9 @@ Each test gets a fresh, empty database (not the session's), on PostgreSQL and SQ
 
 from __future__ import annotations
 
-import re
-
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path

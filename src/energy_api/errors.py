@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from energy_api.db import is_unavailable, is_unstorable_text
 
@@ -164,9 +165,23 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     return problem_response(HTTPStatus.UNPROCESSABLE_ENTITY, detail, errors=errors)
 
 
-async def http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this path (each FastAPI route holds one method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and isinstance(route, BaseRoute):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        # Starlette names only the first route that matched the path; list them all.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -208,7 +223,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _DESCRIPTIONS = {
-    400: "Malformed request",
+    400: "Malformed request (e.g. a body that is not UTF-8)",
     401: "Missing, malformed, expired or invalid credentials",
     403: "The user's role does not allow this operation",
     404: "Resource not found",

@@ -53,12 +53,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _declare_infrastructure_errors(path: str, operation: dict[str, Any]) -> None:
-    """Errors every route can answer without declaring them itself: 413 and 415 (middleware and
-    body parsing, on operations with a body) and 503 (the database is unreachable, on /api)."""
+    """Errors every route can answer without declaring them itself: 400, 413 and 415 (body
+    parsing and size, on operations with a body) and 503 (the database is unreachable, on /api)."""
     statuses: list[int] = []
     content = operation.get("requestBody", {}).get("content", {})
     if content:
-        statuses.append(413)
+        statuses.extend((400, 413))
         if "application/json" in content:
             statuses.append(415)
     if path.startswith("/api/"):

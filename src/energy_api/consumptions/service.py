@@ -79,12 +79,15 @@ async def update(
         values["month"] = changes["mes"]
     if "consumo_kwh" in changes:
         values["kwh"] = changes["consumo_kwh"]
+    # Read before the flush: a failed flush rolls back and expires the object.
+    client_id = values.get("client_id", consumption.client_id)
+    month = values.get("month", consumption.month)
     try:
         await repository.update(session, consumption, values)
     except repository.DuplicateMonth:
-        raise _duplicate(consumption.client_id, consumption.month) from None
+        raise _duplicate(client_id, month) from None
     except repository.UnknownClient:
-        raise _unknown_client(consumption.client_id) from None
+        raise _unknown_client(client_id) from None
     return consumption, name
 
 

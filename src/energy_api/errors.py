@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
 
 from energy_api.db import is_unavailable, is_unstorable_text
 
@@ -165,22 +166,30 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     return problem_response(HTTPStatus.UNPROCESSABLE_ENTITY, detail, errors=errors)
 
 
+_OPERATION_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
+
+
+@lru_cache(maxsize=256)
+def _path_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route accepts at this path (each FastAPI route holds one method)."""
+    """Every method the OpenAPI document lists for this path."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE and isinstance(route, BaseRoute):
-            methods.update(getattr(route, "methods", None) or ())
+    for template, item in request.app.openapi()["paths"].items():
+        if _path_regex(template).fullmatch(request.url.path):
+            methods.update(method.upper() for method in item if method in _OPERATION_METHODS)
     return sorted(methods)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
-    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
-        # Starlette names only the first route that matched the path; list them all.
-        headers["Allow"] = ", ".join(_allowed_methods(request))
+    # Starlette names only the first route that matched the path in Allow; list them all.
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and (allowed := _allowed_methods(request)):
+        headers["Allow"] = ", ".join(allowed)
     return problem_response(exc.status_code, str(exc.detail), headers=headers)
 
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy.engine import make_url
 
+from energy_api.auth.models import Role, User
 from energy_api.cli import migrate
+from energy_api.config import Settings
+from energy_api.db import create_engine, create_sessionmaker
+from energy_api.main import create_app
 from tests.conftest import DEFAULT_PG_URL, make_settings
 
 
@@ -78,3 +84,31 @@ def own_database() -> Iterator[OwnDatabase]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Fuzzed DELETE operations run after the others, so seeded rows exist while they run."""
     items.sort(key=lambda item: "[DELETE " in item.name)
+
+
+async def add_committed_user(url: str, role: Role, username: str | None = None) -> User:
+    """A user committed to the database at `url` (the password hash is never checked)."""
+    engine = create_engine(url, make_settings(url))
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            user = User(
+                username=username or f"{role.value}-{uuid.uuid4().hex[:8]}",
+                password_hash="unused",
+                role=role.value,
+            )
+            session.add(user)
+            await session.flush()
+            return user
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[AsyncClient]:
+    """The real app (its own engine and sessions, as in production) behind an AsyncClient."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client

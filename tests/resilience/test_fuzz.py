@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -118,12 +119,18 @@ USERNAME_PATTERN_MISMATCH = str.maketrans(dict.fromkeys([*range(0x1C, 0x20), 0x8
 def follow_domain_rules(case: Any) -> None:
     """Keep positive bodies within the rules JSON Schema cannot state.
 
-    A `documento` must carry valid CPF check digits and a `cliente` must exist; a positive
-    case gets a valid CPF derived from what was generated and one of the seeded clients (the
-    DELETE operations run last, see conftest.py). Negative cases are sent as generated.
+    A `documento` must carry valid CPF check digits, a `cliente` must exist and an
+    Idempotency-Key must be new for a new request: a positive case gets a valid CPF derived
+    from what was generated, one of the seeded clients (the DELETE operations run last, see
+    conftest.py) and a fresh key. Negative cases are sent as generated.
     """
     meta = case.meta
-    if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    if case.headers and "Idempotency-Key" in case.headers:
+        # A key names one distinct request; reusing it with another body is refused (422).
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    if not isinstance(case.body, dict):
         return
     body: dict[str, Any] = case.body
     if isinstance(body.get("username"), str):

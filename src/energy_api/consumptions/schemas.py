@@ -99,7 +99,20 @@ MonthOutput = Annotated[
     date,
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-02-01"]}),
 ]
-ClientRef = Annotated[int, Field(ge=1, le=MAX_ID, description="Client id", examples=[1])]
+
+
+def _reject_bool(value: Any) -> Any:
+    # JSON true/false is not an id (pydantic would read true as 1).
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+ClientRef = Annotated[
+    int,
+    BeforeValidator(_reject_bool),
+    Field(ge=1, le=MAX_ID, description="Client id", examples=[1]),
+]
 
 
 class ConsumptionCreate(InputModel):

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     # Requests whose body is larger are refused with 413 before the body is read.
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     # On SIGTERM, in-flight requests get this long to finish before the server closes them.
-    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
+    shutdown_grace_seconds: int = Field(default=10, ge=0, le=600)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

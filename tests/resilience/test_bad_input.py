@@ -132,6 +132,15 @@ async def test_malformed_json_returns_422_naming_the_body(
     ]
 
 
+async def test_body_that_is_not_utf8_returns_400_problem(
+    client: AsyncClient, editor_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/v1/clientes/", content=b'{"nome": "\xff\xfe"}', headers={**editor_headers, **JSON}
+    )
+    assert_problem(response, 400)
+
+
 async def test_json_that_is_not_an_object_returns_422(
     client: AsyncClient, editor_headers: dict[str, str]
 ) -> None:

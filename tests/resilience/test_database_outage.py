@@ -240,8 +240,10 @@ async def outage(cluster: Cluster) -> Run:
         }
     finally:
         await connection.close()
-    print(
+    unavailable = [o for o in run.writes + run.reads if o.status == 503]
+    print(  # the numbers worth quoting, shown with -s
         f"\noutage run: {len(run.writes)} writes, {len(run.reads)} reads, "
+        f"{len(unavailable)} answered 503 (slowest {max(o.elapsed for o in unavailable):.3f} s), "
         f"recovered {run.recovered_at - run.up_at:.2f} s after the server was back"
     )
     return run

@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run install install-dev lint format typecheck test test-only postgres migrate clean
+.PHONY: run install install-dev lint format typecheck audit test test-only fuzz postgres migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,9 +52,18 @@ format: install-dev
 postgres:
 	@$(BIN)/python scripts/ensure_postgres.py
 
-## Lint, types, and the whole suite on PostgreSQL and SQLite.
-test: lint postgres
+## Known vulnerabilities in the locked dependencies (asks PyPI's vulnerability data).
+audit: install-dev
+	$(BIN)/pip-audit --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
+	$(BIN)/pip-audit --requirement requirements-dev.lock --no-deps --disable-pip --progress-spinner off
+
+## Lint, types, audit, and the whole suite on PostgreSQL and SQLite.
+test: lint audit postgres
 	$(BIN)/pytest
+
+## The schemathesis run with 1000 examples per operation (`make test` runs 100).
+fuzz: install-dev postgres
+	FUZZ_EXAMPLES=1000 $(BIN)/pytest tests/resilience/test_fuzz.py
 
 test-only: install-dev postgres
 	$(BIN)/pytest

@@ -37,6 +37,9 @@ APP_SETTINGS = (
     "CORS_ORIGINS",
     "WEB_CONCURRENCY",
     "ADMIN_PASSWORD",
+    "MAX_REQUEST_BODY_BYTES",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "SHUTDOWN_GRACE_SECONDS",
 )
 
 SLIM_PYTHON_IMAGE = re.compile(r"^(?:docker\.io/(?:library/)?)?python:\d+(?:\.\d+)*-slim$")

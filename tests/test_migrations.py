@@ -27,7 +27,14 @@ from energy_api.db import Base, create_engine
 from energy_api.models import load_all_models
 from tests.conftest import BACKENDS, DEFAULT_PG_URL, _admin_dsn, make_settings
 
-TABLES = {"users", "clients", "consumptions", "refresh_tokens", "login_attempts"}
+TABLES = {
+    "users",
+    "clients",
+    "consumptions",
+    "refresh_tokens",
+    "login_attempts",
+    "idempotency_keys",
+}
 
 
 @pytest.fixture(params=BACKENDS)

@@ -30,6 +30,7 @@ EXPECTED_OPERATION_IDS = {
     "analytics-media-consumo",
     "auth-token",
     "auth-refresh",
+    "auth-revoke",
     "auth-token-form",
     "usuarios-me",
     "usuarios-create",

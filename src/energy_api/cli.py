@@ -154,7 +154,11 @@ def seed_demo(settings: Settings) -> None:
     print(f"seeded {created} demo client(s) with 24 months each")
 
 
-def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
+def serve(
+    settings: Settings, host: str, port: int, workers: int, reload: bool, access_log: bool
+) -> None:
+    """Run uvicorn. On SIGTERM it stops accepting connections, lets in-flight requests finish
+    for up to SHUTDOWN_GRACE_SECONDS, then runs the lifespan shutdown (the pool is closed)."""
     import uvicorn
 
     uvicorn.run(
@@ -166,6 +170,7 @@ def serve(host: str, port: int, workers: int, reload: bool, access_log: bool) ->
         reload=reload,
         access_log=access_log,
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
@@ -206,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "prune-tokens":
             prune_tokens(settings)
         elif args.command == "serve":
-            serve(args.host, args.port, args.workers, args.reload, args.access_log)
+            serve(settings, args.host, args.port, args.workers, args.reload, args.access_log)
         elif args.command == "seed-demo":
             seed_demo(settings)
     except (ConfigError, CommandError) as exc:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     document_validation: Literal["strict", "lenient"] = "strict"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Requests whose body is larger are refused with 413 before the body is read.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # On SIGTERM, in-flight requests get this long to finish before the server closes them.
+    shutdown_grace_seconds: int = Field(default=10, ge=0, le=600)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

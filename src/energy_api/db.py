@@ -7,14 +7,18 @@ endpoint returns and before the response is sent, or rolled back when it raises.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, UniqueConstraint, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +29,20 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from energy_api.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# How long a failed request may spend rolling back before its connection is thrown away.
+ROLLBACK_TIMEOUT_SECONDS = 2.0
+# Client-side bound on one statement, past the server's statement_timeout, for a server that
+# stopped answering without closing the connection.
+COMMAND_TIMEOUT_MARGIN_SECONDS = 2.0
+# SQLSTATEs that mean "the database is not available now", not "the request is wrong":
+# class 08 (connection exception), admin/crash shutdown, starting up, too many connections,
+# and statement_timeout (57014).
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
+# SQLSTATEs for text PostgreSQL cannot store (NUL, characters outside the encoding).
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -70,13 +88,16 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
         )
     if backend == "postgresql":
         timeout_ms = 0 if for_migrations else settings.db_statement_timeout_ms
-        options["connect_args"] = {
+        connect_args: dict[str, Any] = {
             "timeout": settings.db_connect_timeout,
             "server_settings": {
                 "application_name": "energy-api",
                 "statement_timeout": str(timeout_ms),
             },
         }
+        if timeout_ms:
+            connect_args["command_timeout"] = timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
+        options["connect_args"] = connect_args
     engine = create_async_engine(url, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -88,17 +109,40 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+async def discard(session: AsyncSession) -> None:
+    """Roll back after a failure without hanging or raising a second error.
+
+    When the connection is already dead the rollback fails (or never answers); the connection is
+    then invalidated, so the pool replaces it, and the original error is the one reported.
+    """
+    try:
+        async with asyncio.timeout(ROLLBACK_TIMEOUT_SECONDS):
+            await session.rollback()
+    except Exception as exc:
+        logger.warning("rollback failed, discarding the connection: %r", exc)
+        try:
+            await session.invalidate()
+        except Exception as invalidate_exc:
+            logger.warning("could not invalidate the connection: %r", invalidate_exc)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session: committed before the response leaves, rolled back on error."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    session = sessionmaker()
+    try:
+        yield session
+    except BaseException:
+        await discard(session)
+        raise
+    else:
         try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
             await session.commit()
+        except BaseException:
+            await discard(session)
+            raise
+    finally:
+        await session.close()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -132,3 +176,36 @@ def violated_constraint(exc: IntegrityError) -> str | None:
     if "FOREIGN KEY constraint failed" in message:
         return "foreign_key"
     return None
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, bare or wrapped by SQLAlchemy (`orig` and its cause)."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (exc, orig, getattr(orig, "__cause__", None), exc.__cause__):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached or used now (503), at any layer.
+
+    Covers the pool (checkout timeout), SQLAlchemy (invalidated connections, InterfaceError),
+    asyncpg (connection errors, shutdown, statement timeout) and the OS (refused, reset, timed out).
+    """
+    if isinstance(exc, PoolTimeoutError | InterfaceError | OSError):  # OSError: refused, timeout
+        return True
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc.orig, OSError)
+    ):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
+        return True
+    sqlstate = _sqlstate(exc)
+    return sqlstate is not None and (sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES)
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """Whether the database refused a text value it cannot store (e.g. NUL in PostgreSQL)."""
+    return _sqlstate(exc) in UNSTORABLE_TEXT_SQLSTATES

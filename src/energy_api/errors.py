@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from energy_api.db import is_unavailable, is_unstorable_text
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 1
+# Errors raised below the services (driver, pool, network) that `database_error_handler` maps.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    PoolTimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 class FieldError(BaseModel):
@@ -127,16 +143,54 @@ async def app_error_handler(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    if error["type"] == "json_invalid":
+        reason = error.get("ctx", {}).get("error", "malformed")
+        position = error["loc"][-1]
+        return FieldError(field="body", message=f"Invalid JSON ({reason} at position {position})")
+    return FieldError(field=_field_path(error["loc"]), message=_message(error))
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [FieldError(field=_field_path(e["loc"]), message=_message(e)) for e in exc.errors()]
+    if isinstance(exc.body, bytes | bytearray):
+        # FastAPI leaves the body as bytes when a JSON route gets another Content-Type.
+        content_type = request.headers.get("content-type")
+        sent = f"got {content_type!r}" if content_type else "the header is missing"
+        return problem_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Type must be application/json ({sent})",
+        )
+    errors = [_field_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "Invalid request"
     return problem_response(HTTPStatus.UNPROCESSABLE_ENTITY, detail, errors=errors)
 
 
-async def http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+_OPERATION_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
+
+
+@lru_cache(maxsize=256)
+def _path_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists for this path."""
+    methods: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        if _path_regex(template).fullmatch(request.url.path):
+            methods.update(method.upper() for method in item if method in _OPERATION_METHODS)
+    return sorted(methods)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    # Starlette names only the first route that matched the path in Allow; list them all.
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and (allowed := _allowed_methods(request)):
+        headers["Allow"] = ", ".join(allowed)
+    return problem_response(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -144,20 +198,47 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> JSONRespo
     return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
 
 
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The one place where driver, pool and network failures become HTTP answers.
+
+    Connection-level failures (refused, reset, closed, pool exhausted, shutdown, statement
+    timeout) are a 503 the client may retry; text PostgreSQL cannot store is a 422; anything
+    else is a bug (500).
+    """
+    if is_unavailable(exc):
+        logger.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem_response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "The database is unavailable; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if is_unstorable_text(exc):
+        message = "contains characters that cannot be stored (NUL)"
+        return problem_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            f"text: {message}",
+            errors=[FieldError(field="text", message=message)],
+        )
+    return await unhandled_error_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)
 
 
 _DESCRIPTIONS = {
-    400: "Malformed request",
+    400: "Malformed request (e.g. a body that is not UTF-8)",
     401: "Missing, malformed, expired or invalid credentials",
     403: "The user's role does not allow this operation",
     404: "Resource not found",
     409: "Conflicts with existing data",
     413: "Request body too large",
+    415: "The body must be application/json",
     422: "Validation failed; `errors` names each field",
     429: "Too many attempts",
     503: "Database unavailable",

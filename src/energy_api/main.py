@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -20,8 +19,9 @@ from energy_api.config import Settings, get_settings
 from energy_api.consumptions.router import router as consumptions_router
 from energy_api.db import create_engine, create_sessionmaker
 from energy_api.docs import install_docs
-from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_responses
 from energy_api.health import router as health_router
+from energy_api.middleware import install_middleware
 
 DESCRIPTION = """
 Register clients and their monthly energy consumption, and read analytics over them.
@@ -30,6 +30,9 @@ Every `/api/v1/` route needs `Authorization: Bearer <access token>`: click **Aut
 with a username and password. Roles: `viewer` reads, `editor` also writes, `admin` everything.
 Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json`.
 """
+
+
+PROBLEM_REF = "#/components/schemas/Problem"
 
 
 def operation_id(route: APIRoute) -> str:
@@ -49,6 +52,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def _declare_infrastructure_errors(path: str, operation: dict[str, Any]) -> None:
+    """Errors every route can answer without declaring them itself: 400, 413 and 415 (body
+    parsing and size, on operations with a body) and 503 (the database is unreachable, on /api)."""
+    statuses: list[int] = []
+    content = operation.get("requestBody", {}).get("content", {})
+    if content:
+        statuses.extend((400, 413))
+        if "application/json" in content:
+            statuses.append(415)
+    if path.startswith("/api/"):
+        statuses.append(503)
+    responses = operation.setdefault("responses", {})
+    for status, declared in problem_responses(*statuses).items():
+        responses.setdefault(
+            str(status),
+            {
+                "description": declared["description"],
+                "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}},
+            },
+        )
+
+
 def _problem_openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with error bodies declared as application/problem+json."""
     if app.openapi_schema:
@@ -61,14 +86,13 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
         separate_input_output_schemas=False,
     )
-    for path_item in schema["paths"].values():
+    for path, path_item in schema["paths"].items():
         for operation in path_item.values():
+            _declare_infrastructure_errors(path, operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 body = content.get("application/json", {})
-                if status[0] in "45" and body.get("schema", {}).get("$ref", "").endswith(
-                    "/Problem"
-                ):
+                if status[0] in "45" and body.get("schema", {}).get("$ref") == PROBLEM_REF:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
     app.openapi_schema = schema
     return schema
@@ -106,12 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_docs(app)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        )
+    install_middleware(app, settings)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

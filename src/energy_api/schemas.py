@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -26,10 +27,35 @@ def _assume_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
 
 
+# NUL (PostgreSQL cannot store it in text) and unpaired surrogates (not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "must not contain NUL characters or unpaired surrogates"
+
+
+def has_unstorable_text(value: object) -> bool:
+    """Whether a string anywhere in `value` (nested lists, dicts, keys) cannot be stored."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_unstorable_text(k) or has_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(has_unstorable_text(item) for item in value)
+    return False
+
+
 class InputModel(BaseModel):
-    """Request bodies: unknown fields are refused (no mass assignment)."""
+    """Request bodies: unknown fields are refused (no mass assignment), and so is any string
+    with NUL or an unpaired surrogate, in every field of every body, so none reaches the
+    database (PostgreSQL refuses NUL in text) or the UTF-8 encoder."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        if has_unstorable_text(value):
+            raise ValueError(UNSTORABLE_MESSAGE)
+        return value
 
 
 def _not_nullable(schema: dict[str, Any]) -> None:

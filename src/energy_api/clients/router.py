@@ -9,9 +9,10 @@ from energy_api.clients import service
 from energy_api.clients.schemas import ClientCreate, ClientPage, ClientRead, ClientUpdate
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
+from energy_api.idempotency.route import IdempotentRoute
 from energy_api.schemas import IdPath, Limit, Offset
 
-router = APIRouter(prefix="/api/v1/clientes", tags=["clientes"])
+router = APIRouter(prefix="/api/v1/clientes", tags=["clientes"], route_class=IdempotentRoute)
 
 
 @router.get(

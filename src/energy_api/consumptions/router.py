@@ -15,9 +15,10 @@ from energy_api.consumptions.schemas import (
 )
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
+from energy_api.idempotency.route import IdempotentRoute
 from energy_api.schemas import MAX_ID, IdPath, Limit, Offset
 
-router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"])
+router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"], route_class=IdempotentRoute)
 
 
 @router.get(

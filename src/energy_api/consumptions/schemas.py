@@ -17,8 +17,10 @@ from energy_api.consumptions.models import KWH_MAX, Consumption
 from energy_api.schemas import MAX_ID, InputModel, Page, PatchModel, UtcDatetime
 
 _MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})(?:-(?P<d>\d{2}))?$")
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])(-01)?$"
-MONTH_ONLY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Years 0001-9999 (there is no year 0).
+_YEAR = r"(?:[1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])(-01)?$"
+MONTH_ONLY_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 
 
 def parse_month(value: Any, *, allow_day: bool = True) -> date:
@@ -96,7 +98,20 @@ MonthOutput = Annotated[
     date,
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-02-01"]}),
 ]
-ClientRef = Annotated[int, Field(ge=1, le=MAX_ID, description="Client id", examples=[1])]
+
+
+def _reject_bool(value: Any) -> Any:
+    # JSON true/false is not an id (pydantic would read true as 1).
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+ClientRef = Annotated[
+    int,
+    BeforeValidator(_reject_bool),
+    Field(ge=1, le=MAX_ID, description="Client id", examples=[1]),
+]
 
 
 class ConsumptionCreate(InputModel):

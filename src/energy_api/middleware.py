@@ -1,0 +1,175 @@
+"""Pure ASGI middleware that guards every request: body size, unstorable text, headers, CORS.
+
+They sit outside the router, so they hold for every route (and for routes added later) without
+each one having to remember them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from energy_api.config import Settings
+from energy_api.errors import FieldError, problem_response
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+# Tokens and personal documents must not be kept by browsers or shared caches.
+NO_STORE_PREFIX = "/api/"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when the streamed body passes the limit.
+
+    An HTTPException, so FastAPI's body reader lets it through to the problem+json handler.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"Request body is larger than the limit of {limit} bytes",
+        )
+
+
+class BodySizeLimitMiddleware:
+    """413 for bodies over `max_bytes`: at once if Content-Length says so, else while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not (declared.isascii() and declared.isdigit()):
+                response = problem_response(HTTPStatus.BAD_REQUEST, "Invalid Content-Length header")
+                await response(scope, receive, send)
+                return
+            if int(declared) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = BodyTooLarge(self.max_bytes).detail
+        response = problem_response(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail, headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)
+
+
+class UnstorableQueryMiddleware:
+    """422 for a NUL character in the path or the query string.
+
+    PostgreSQL cannot store NUL in text; request bodies are checked by the schemas
+    (`energy_api.schemas.InputModel`), this covers what arrives in the URL.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = None
+            if "\x00" in scope["path"]:
+                where = "path"
+            elif b"%00" in scope.get("query_string", b""):
+                where = "query"
+            if where is not None:
+                message = "must not contain NUL characters"
+                response = problem_response(
+                    HTTPStatus.UNPROCESSABLE_ENTITY,
+                    f"{where}: {message}",
+                    errors=[FieldError(field=where, message=message)],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response; a route may set its own Content-Security-Policy.
+
+    The API gets a CSP that allows nothing (it serves JSON only); /docs and /redoc set a policy
+    of their own that allows exactly their local assets and inline scripts (`energy_api.docs`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = scope["path"].startswith(NO_STORE_PREFIX)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # A copy: a response object may be sent more than once with the same header list.
+                message["headers"] = list(message.get("headers", []))
+                headers = MutableHeaders(scope=message)
+                _set_defaults(headers, SECURITY_HEADERS)
+                _set_defaults(headers, [("Content-Security-Policy", API_CSP)])
+                if no_store:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _set_defaults(headers: MutableHeaders, values: Iterable[tuple[str, str]]) -> None:
+    for name, value in values:
+        if name not in headers:
+            headers[name] = value
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Added innermost first: security headers wrap everything, CORS wraps the error replies."""
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(UnstorableQueryMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)

@@ -1,0 +1,149 @@
+"""Property-based fuzzing of the whole API from its own OpenAPI document (schemathesis).
+
+Every operation gets FUZZ_EXAMPLES generated requests in the fuzzing phase (100 by default;
+`make fuzz` runs 1000), plus schemathesis's explicit-examples and coverage phases, positive and
+negative, authenticated as an admin, against a PostgreSQL database of its own with committed
+data. Every response must pass schemathesis's default checks: no server error, a documented
+status code, content type and body schema, negative data rejected, positive data accepted,
+and authentication not ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.python.asgi import shutdown_lifespans
+
+from energy_api.auth.models import Role, User
+from energy_api.clients.models import Client
+from energy_api.consumptions.models import Consumption
+from energy_api.db import create_engine, create_sessionmaker
+from energy_api.main import create_app
+from tests.conftest import access_token, make_settings
+from tests.factories import cpf_from
+from tests.resilience.conftest import base_url, create_own_database, own_database_url
+
+SEED = 20261129
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+SEEDED_CLIENTS = 5
+
+# The schema is read when the module is collected; the database behind the app is created by
+# the module fixture below, before the first request starts the app's lifespan.
+FUZZ_URL = own_database_url(base_url(), "energy_fuzz")
+SETTINGS = make_settings(FUZZ_URL)
+APP = create_app(SETTINGS)
+ADMIN = User(id=1, username="fuzz-admin", password_hash="unused", role=Role.admin.value)
+FIRST_CLIENT_ID = 1
+schema = schemathesis.openapi.from_dict(
+    json.loads(json.dumps(APP.openapi())),
+    config=schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            # PostgreSQL cannot store NUL in text, so the API refuses it (422): positive data
+            # must not contain it. Its refusal is tested in test_bad_input.py.
+            "generation": {
+                "max-examples": FUZZ_EXAMPLES,
+                "database": "none",
+                "allow-x00": False,
+            },
+            "headers": {"Authorization": f"Bearer {access_token(SETTINGS, ADMIN)}"},
+        }
+    ),
+)
+schema.app = APP
+
+
+async def _seed(url: str) -> None:
+    """The admin the token names, and a few clients with consumptions for ids to find."""
+    engine = create_engine(url, make_settings(url))
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            admin = User(username=ADMIN.username, password_hash="x", role=ADMIN.role)
+            session.add(admin)
+            await session.flush()
+            assert admin.id == ADMIN.id  # the token was signed for it when the module loaded
+            for index in range(SEEDED_CLIENTS):
+                client = Client(name=f"Cliente {index}", document=cpf_from(index + 1))
+                session.add(client)
+                await session.flush()
+                assert client.id == FIRST_CLIENT_ID + index
+                for back in range(3):
+                    month = date(2026, 1, 1) - timedelta(days=31 * back)
+                    session.add(
+                        Consumption(
+                            client_id=client.id,
+                            month=month.replace(day=1),
+                            kwh=Decimal(100 * index + back),
+                        )
+                    )
+    finally:
+        await engine.dispose()
+
+
+# Requests sent per operation; written to $FUZZ_REPORT (JSON) when that is set.
+SENT: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_database() -> Iterator[None]:
+    for _ in create_own_database(FUZZ_URL):
+        asyncio.run(_seed(FUZZ_URL))
+        try:
+            yield
+        finally:
+            shutdown_lifespans()  # disposes the app's engine before the database is dropped
+    if report := os.environ.get("FUZZ_REPORT"):
+        Path(report).write_text(json.dumps(dict(sorted(SENT.items())), indent=2))
+
+
+# Known issue in the auth domain (src/energy_api/auth/schemas.py, `Username`): the pattern
+# `^\S+$` means different things to JSON Schema (ECMA-262 `\s`) and to the validator (Unicode
+# White_Space, after Python's strip()): U+001C-U+001F and U+0085 count as spaces only for the
+# server, U+FEFF only for JSON Schema. Until the pattern names its characters, positive
+# usernames leave these out.
+USERNAME_PATTERN_MISMATCH = str.maketrans(dict.fromkeys([*range(0x1C, 0x20), 0x85, 0xFEFF]))
+
+
+def follow_domain_rules(case: Any) -> None:
+    """Keep positive bodies within the rules JSON Schema cannot state.
+
+    A `documento` must carry valid CPF check digits, a `cliente` must exist and an
+    Idempotency-Key must be new for a new request: a positive case gets a valid CPF derived
+    from what was generated, one of the seeded clients (the DELETE operations run last, see
+    conftest.py) and a fresh key. Negative cases are sent as generated.
+    """
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    if case.headers and "Idempotency-Key" in case.headers:
+        # A key names one distinct request; reusing it with another body is refused (422).
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    if not isinstance(case.body, dict):
+        return
+    body: dict[str, Any] = case.body
+    if isinstance(body.get("username"), str):
+        body["username"] = body["username"].translate(USERNAME_PATTERN_MISMATCH)
+    if isinstance(body.get("documento"), str):
+        body["documento"] = cpf_from(zlib.crc32(body["documento"].encode()) % 999_999_998 + 1)
+    cliente = body.get("cliente")
+    if isinstance(cliente, int | float) and not isinstance(cliente, bool):
+        body["cliente"] = FIRST_CLIENT_ID + (int(cliente) - 1) % SEEDED_CLIENTS
+
+
+@schema.parametrize()
+def test_api_conforms_to_its_schema(case: Any) -> None:
+    follow_domain_rules(case)
+    SENT[case.operation.label] += 1
+    case.call_and_validate()

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from energy_api.auth.models import Role, User
 from energy_api.cli import migrate
 from energy_api.config import Settings
-from energy_api.db import create_engine, get_session
+from energy_api.db import create_engine, get_session, request_transaction
 from energy_api.main import create_app
 from energy_api.security import TokenType, encode_token, pwd_context
 
@@ -150,13 +150,8 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
             # here too.
             await db_session.commit()
             db_session.expunge_all()
-            try:
+            async with request_transaction(db_session):
                 yield db_session
-            except BaseException:
-                await db_session.rollback()
-                raise
-            else:
-                await db_session.commit()
 
         app.dependency_overrides[get_session] = test_session
         return app

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import asyncpg
@@ -126,21 +127,42 @@ async def discard(session: AsyncSession) -> None:
             logger.warning("could not invalidate the connection: %r", invalidate_exc)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session: committed before the response leaves, rolled back on error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    session = sessionmaker()
+class KeepsWork:
+    """Marks an error whose writes are part of the answer (a failed login counted, a token
+    family revoked): the request boundary commits them before the error is rendered."""
+
+
+@asynccontextmanager
+async def request_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit the request's work when it succeeds, roll it back when it fails (unless the
+    error `KeepsWork`)."""
     try:
         yield session
+    except BaseException as exc:
+        if isinstance(exc, KeepsWork):
+            await _commit(session)
+        else:
+            await discard(session)
+        raise
+    else:
+        await _commit(session)
+
+
+async def _commit(session: AsyncSession) -> None:
+    try:
+        await session.commit()
     except BaseException:
         await discard(session)
         raise
-    else:
-        try:
-            await session.commit()
-        except BaseException:
-            await discard(session)
-            raise
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session, committed before the response leaves (`request_transaction`)."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    session = sessionmaker()
+    try:
+        async with request_transaction(session):
+            yield session
     finally:
         await session.close()
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.auth import service
 from energy_api.auth.models import Role, User
@@ -32,23 +30,6 @@ def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-
-
-async def get_auth_session(session: SessionDep) -> AsyncIterator[AsyncSession]:
-    """The request's session for the token routes.
-
-    Like every session it is committed when the route succeeds and rolled back when it fails,
-    except that a `RecordedUnauthorized` refusal commits first: the failed login it counted
-    or the token family it revoked must outlive the 401.
-    """
-    try:
-        yield session
-    except service.RecordedUnauthorized:
-        await session.commit()
-        raise
-
-
-AuthSessionDep = Annotated[AsyncSession, Depends(get_auth_session, scope="function")]
 
 
 def get_client_address(request: Request) -> str:

@@ -8,7 +8,6 @@ from energy_api.auth import service
 from energy_api.auth.dependencies import (
     TOKEN_FORM_URL,
     Admin,
-    AuthSessionDep,
     ClientAddress,
     SettingsDep,
     Viewer,
@@ -48,7 +47,7 @@ def _login_responses() -> dict[int | str, dict[str, Any]]:
     responses=_login_responses(),
 )
 async def obtain_token(
-    body: TokenRequest, session: AuthSessionDep, settings: SettingsDep, address: ClientAddress
+    body: TokenRequest, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> TokenPair:
     """Log in: an access token for the API and a refresh token to renew it.
 
@@ -66,7 +65,7 @@ async def obtain_token(
     responses=problem_responses(401, 422),
 )
 async def refresh_token(
-    body: RefreshRequest, session: AuthSessionDep, settings: SettingsDep
+    body: RefreshRequest, session: SessionDep, settings: SettingsDep
 ) -> TokenPair:
     """Exchange a refresh token for a new access token and a new refresh token.
 
@@ -103,7 +102,7 @@ async def revoke_token(body: RefreshRequest, session: SessionDep, settings: Sett
 async def obtain_token_form(
     username: Annotated[str, Form(min_length=1, max_length=150)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
-    session: AuthSessionDep,
+    session: SessionDep,
     settings: SettingsDep,
     address: ClientAddress,
 ) -> OAuth2Token:

@@ -25,6 +25,7 @@ from energy_api.auth import repository
 from energy_api.auth.models import Role, User
 from energy_api.auth.schemas import TokenPair
 from energy_api.config import Settings
+from energy_api.db import KeepsWork
 from energy_api.errors import AppError, Conflict, Forbidden, Unauthorized
 from energy_api.security import (
     LEEWAY_SECONDS,
@@ -48,9 +49,9 @@ MAX_FAILURES_PER_ADDRESS = 20
 ADDRESS_MAX_LENGTH = 64
 
 
-class RecordedUnauthorized(Unauthorized):
+class RecordedUnauthorized(Unauthorized, KeepsWork):
     """A 401 whose writes are part of the decision (a failed login counted, a token family
-    revoked): the auth routes' session commits them before the error is sent."""
+    revoked): the request boundary commits them before the error is sent."""
 
 
 class LoginThrottled(AppError):

@@ -115,3 +115,29 @@ async def test_user_password_shorter_than_8_is_422(
     response = await client.post("/api/v1/usuarios/", json=body, headers=admin_headers)
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == ["password"]
+
+
+@pytest.mark.parametrize("username", ["com espaço", "tab\there", "ünïcode", "a" * 151])
+async def test_create_user_refuses_usernames_outside_the_allowed_characters(
+    client: AsyncClient, admin_headers: dict[str, str], username: str
+) -> None:
+    response = await client.post(
+        "/api/v1/usuarios/",
+        json={"username": username, "password": "long-enough-pw", "role": "viewer"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["username"]
+
+
+async def test_create_user_service_refuses_a_bad_username_from_any_caller(
+    db_session: AsyncSession,
+) -> None:
+    """The CLI reaches the service without the HTTP schema: the service checks too."""
+    from energy_api.auth import service
+    from energy_api.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        await service.create_user(db_session, "com espaço", "long-enough-pw", Role.viewer)
+    assert caught.value.errors is not None
+    assert caught.value.errors[0].field == "username"

@@ -108,14 +108,6 @@ def fuzz_database() -> Iterator[None]:
         Path(report).write_text(json.dumps(dict(sorted(SENT.items())), indent=2))
 
 
-# Known issue in the auth domain (src/energy_api/auth/schemas.py, `Username`): the pattern
-# `^\S+$` means different things to JSON Schema (ECMA-262 `\s`) and to the validator (Unicode
-# White_Space, after Python's strip()): U+001C-U+001F and U+0085 count as spaces only for the
-# server, U+FEFF only for JSON Schema. Until the pattern names its characters, positive
-# usernames leave these out.
-USERNAME_PATTERN_MISMATCH = str.maketrans(dict.fromkeys([*range(0x1C, 0x20), 0x85, 0xFEFF]))
-
-
 def follow_domain_rules(case: Any) -> None:
     """Keep positive bodies within the rules JSON Schema cannot state.
 
@@ -133,8 +125,6 @@ def follow_domain_rules(case: Any) -> None:
     if not isinstance(case.body, dict):
         return
     body: dict[str, Any] = case.body
-    if isinstance(body.get("username"), str):
-        body["username"] = body["username"].translate(USERNAME_PATTERN_MISMATCH)
     if isinstance(body.get("documento"), str):
         body["documento"] = cpf_from(zlib.crc32(body["documento"].encode()) % 999_999_998 + 1)
     cliente = body.get("cliente")

@@ -7,8 +7,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from energy_api.auth.models import Role
 from energy_api.schemas import InputModel
 
+# Django's username characters, spelled out so JSON Schema (ECMA-262) and Python agree.
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
+USERNAME_MAX_LENGTH = 150
 Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150, pattern=r"^\S+$")
+    str, StringConstraints(min_length=1, max_length=USERNAME_MAX_LENGTH, pattern=USERNAME_PATTERN)
 ]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
@@ -23,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.auth import repository
 from energy_api.auth.models import Role, User
-from energy_api.auth.schemas import TokenPair
+from energy_api.auth.schemas import USERNAME_MAX_LENGTH, USERNAME_PATTERN, TokenPair
 from energy_api.config import Settings
 from energy_api.db import KeepsWork
-from energy_api.errors import AppError, Conflict, Forbidden, Unauthorized
+from energy_api.errors import AppError, Conflict, Forbidden, InvalidInput, Unauthorized
 from energy_api.security import (
     LEEWAY_SECONDS,
     InvalidToken,
@@ -233,6 +234,10 @@ def ensure_role(user: User, required: Role) -> None:
 
 
 async def create_user(session: AsyncSession, username: str, password: str, role: Role) -> User:
+    if not re.fullmatch(USERNAME_PATTERN, username) or len(username) > USERNAME_MAX_LENGTH:
+        raise InvalidInput(
+            "username", "use 1-150 letters, digits and the characters _ . @ + - only"
+        )
     password_hash = await hash_password(password)
     try:
         return await repository.add(

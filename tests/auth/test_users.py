@@ -10,8 +10,10 @@ from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_api.auth import service
 from energy_api.auth.models import Role, User
 from energy_api.config import Settings
+from energy_api.errors import InvalidInput
 from tests.auth.helpers import PROBLEM_JSON, login
 from tests.conftest import access_token
 
@@ -134,9 +136,6 @@ async def test_create_user_service_refuses_a_bad_username_from_any_caller(
     db_session: AsyncSession,
 ) -> None:
     """The CLI reaches the service without the HTTP schema: the service checks too."""
-    from energy_api.auth import service
-    from energy_api.errors import InvalidInput
-
     with pytest.raises(InvalidInput) as caught:
         await service.create_user(db_session, "com espaço", "long-enough-pw", Role.viewer)
     assert caught.value.errors is not None

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from energy_api.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
@@ -22,25 +24,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 # Every environment variable the application (and its CLI) reads.
-APP_SETTINGS = (
-    "DATABASE_URL",
-    "DB_NAME",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_HOST",
-    "DB_PORT",
-    "SECRET_KEY",
-    "ENVIRONMENT",
-    "ACCESS_TOKEN_MINUTES",
-    "REFRESH_TOKEN_DAYS",
-    "DOCUMENT_VALIDATION",
-    "CORS_ORIGINS",
-    "WEB_CONCURRENCY",
-    "ADMIN_PASSWORD",
-    "MAX_REQUEST_BODY_BYTES",
-    "DB_STATEMENT_TIMEOUT_MS",
-    "SHUTDOWN_GRACE_SECONDS",
-)
+# Every setting the service reads, plus the image's worker count.
+APP_SETTINGS = (*(name.upper() for name in Settings.model_fields), "WEB_CONCURRENCY")
 
 SLIM_PYTHON_IMAGE = re.compile(r"^(?:docker\.io/(?:library/)?)?python:\d+(?:\.\d+)*-slim$")
 ROOT_USERS = frozenset({"root", "0"})

@@ -170,6 +170,7 @@ def serve(
         reload=reload,
         access_log=access_log,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     # On SIGTERM, in-flight requests get this long to finish before the server closes them.
     shutdown_grace_seconds: int = Field(default=10, ge=0, le=600)
+    # Proxies whose X-Forwarded-For/-Proto are believed (the client address feeds the login
+    # throttle); "*" trusts any, which is right only behind a proxy that overwrites them.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -156,9 +156,27 @@ async def _commit(session: AsyncSession) -> None:
         raise
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for GET/HEAD (see `get_session`): the same pool, no transaction around the
+    reads on PostgreSQL. SQLite keeps its transactions (its BEGIN is issued by `_sqlite_begin`)."""
+    if engine.dialect.name == "sqlite":
+        return create_sessionmaker(engine)
+    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session, committed before the response leaves (`request_transaction`)."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """The request's session, committed before the response leaves (`request_transaction`).
+
+    GET and HEAD write nothing, so their session runs in autocommit: no BEGIN and COMMIT round
+    trips around a request's reads.
+    """
+    if request.method in READ_ONLY_METHODS:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    else:
+        sessionmaker = request.app.state.sessionmaker
     session = sessionmaker()
     try:
         async with request_transaction(session):

@@ -17,7 +17,7 @@ from energy_api.auth.router import users_router
 from energy_api.clients.router import router as clients_router
 from energy_api.config import Settings, get_settings
 from energy_api.consumptions.router import router as consumptions_router
-from energy_api.db import create_engine, create_sessionmaker
+from energy_api.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from energy_api.docs import install_docs
 from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_responses
 from energy_api.health import router as health_router
@@ -46,6 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.sqlalchemy_url, settings)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     try:
         yield
     finally:

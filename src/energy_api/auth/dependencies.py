@@ -24,7 +24,7 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

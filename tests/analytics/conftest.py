@@ -4,7 +4,12 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics.models import PortfolioMonth, PortfolioMonthLink
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    PortfolioMonth,
+    PortfolioMonthLink,
+)
 from energy_api.consumptions.models import Consumption
 
 
@@ -18,3 +23,5 @@ async def empty_portfolio(db_session: AsyncSession) -> None:
     await db_session.execute(delete(Consumption))
     await db_session.execute(delete(PortfolioMonthLink))
     await db_session.execute(delete(PortfolioMonth))
+    await db_session.execute(delete(ClientTotal))
+    await db_session.execute(delete(ClientTrailingYear))

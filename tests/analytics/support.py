@@ -3,15 +3,21 @@ portfolio summaries are maintained as in production) and GETs that return the JS
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics.models import PortfolioMonth, PortfolioMonthLink
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    PortfolioMonth,
+    PortfolioMonthLink,
+)
 from energy_api.clients.models import Client
 from energy_api.consumptions import service as consumptions_service
 from tests.factories import create_client
@@ -60,31 +66,39 @@ async def get_ok(
     return body
 
 
-Snapshot = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+@dataclass(frozen=True)
+class Snapshot:
+    """The summary rows that say something (removals leave rows of zeros, which mean nothing)."""
+
+    months: list[tuple[Any, ...]]
+    links: list[tuple[Any, ...]]
+    totals: list[tuple[Any, ...]]
+    trailing: list[tuple[Any, ...]]
 
 
-async def snapshot(session: AsyncSession, *, since: date | None = None) -> Snapshot:
-    """The summary rows that say something (zero rows are left by removals and mean nothing)."""
-    months = select(PortfolioMonth.month, PortfolioMonth.total_cents, PortfolioMonth.clients).where(
-        (PortfolioMonth.clients != 0) | (PortfolioMonth.total_cents != 0)
+async def _rows(session: AsyncSession, model: Any, *where: Any) -> list[tuple[Any, ...]]:
+    table = model.__table__
+    keys = list(table.primary_key.columns)
+    amounts = [column for column in table.columns if column not in keys]
+    statement = (
+        select(*table.columns)
+        .where(or_(*(column != 0 for column in amounts)), *where)
+        .order_by(*keys)
     )
-    links = select(
-        PortfolioMonthLink.month, PortfolioMonthLink.previous_month, PortfolioMonthLink.clients
-    ).where(PortfolioMonthLink.clients != 0)
-    if since is not None:
-        months = months.where(PortfolioMonth.month >= since)
-        links = links.where(PortfolioMonthLink.month >= since)
-    return (
-        [
-            tuple(row)
-            for row in (await session.execute(months.order_by(PortfolioMonth.month))).all()
-        ],
-        [
-            tuple(row)
-            for row in (
-                await session.execute(
-                    links.order_by(PortfolioMonthLink.month, PortfolioMonthLink.previous_month)
-                )
-            ).all()
-        ],
+    return [tuple(row) for row in (await session.execute(statement)).all()]
+
+
+async def snapshot(
+    session: AsyncSession, *, since: date | None = None, client_id: int | None = None
+) -> Snapshot:
+    """Every summary table; `since`/`client_id` keep only the rows of those months/that client."""
+    months = [] if since is None else [PortfolioMonth.month >= since]
+    links = [] if since is None else [PortfolioMonthLink.month >= since]
+    totals = [] if client_id is None else [ClientTotal.client_id == client_id]
+    trailing = [] if client_id is None else [ClientTrailingYear.client_id == client_id]
+    return Snapshot(
+        months=await _rows(session, PortfolioMonth, *months),
+        links=await _rows(session, PortfolioMonthLink, *links),
+        totals=await _rows(session, ClientTotal, *totals),
+        trailing=await _rows(session, ClientTrailingYear, *trailing),
     )

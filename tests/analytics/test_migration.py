@@ -67,14 +67,21 @@ async def test_upgrade_summarises_existing_records(fresh_url: str) -> None:
             migrated = await snapshot(session)
             await repository.rebuild_summaries(session)
             assert migrated == await snapshot(session)
-            assert migrated == (
-                [(month("2025-01"), 1010, 1), (month("2025-03"), 205, 2)],
-                [
-                    (month("2025-01"), month("2025-01"), 1),
-                    (month("2025-03"), month("2025-01"), 1),  # A's gap over February
-                    (month("2025-03"), month("2025-03"), 1),  # B's first record
-                ],
-            )
+            assert migrated.months == [(month("2025-01"), 1010, 1), (month("2025-03"), 205, 2)]
+            assert migrated.links == [
+                (month("2025-01"), month("2025-01"), 1),
+                (month("2025-03"), month("2025-01"), 1),  # A's gap over February
+                (month("2025-03"), month("2025-03"), 1),  # B's first record
+            ]
+            assert migrated.totals == [(1, 1015, 2), (2, 200, 1)]
+            # A: 2025-01 and 2025-02 windows hold January; 2025-03..2025-12 both; 2026-01..02
+            # only March. B: 2025-03..2026-02 hold its one record.
+            assert len(migrated.trailing) == 14 + 12
+            assert migrated.trailing[:3] == [
+                (1, month("2025-01"), 1010, 1),
+                (1, month("2025-02"), 1010, 1),
+                (1, month("2025-03"), 1015, 2),
+            ]
             await session.rollback()
     finally:
         await engine.dispose()

@@ -56,6 +56,41 @@ async def test_item_fields_cover_only_months_in_range(
     }
 
 
+async def test_twelve_month_window_counts_only_its_months(
+    client: AsyncClient, db_session: AsyncSession, viewer_headers: dict[str, str]
+) -> None:
+    # 12 months (2025-01..2025-12) are read from the per-client trailing-year summary.
+    both = await customer_with(
+        db_session,
+        {"2024-12": "9000.00", "2025-01": "100.00", "2025-12": "200.01"},
+        nome="A",
+    )
+    one = await customer_with(db_session, {"2025-06": "300.01"}, nome="B")
+    await customer_with(db_session, {"2026-01": "5000.00"}, nome="after")
+    await customer_with(db_session, {"2024-01": "5.00"}, nome="before")
+
+    body = await get_ok(client, "ranking", viewer_headers, de="2025-01", ate="2025-12")
+
+    assert body["itens"] == [
+        {
+            "posicao": 1,
+            "cliente_id": both.id,
+            "nome": "A",
+            "total_kwh": 300.01,  # 100.00 + 200.01; 2024-12 is outside the window
+            "media_kwh": 150.01,  # 300.01 / 2 = 150.005 → half-up
+            "meses": 2,
+        },
+        {
+            "posicao": 1,  # the same total
+            "cliente_id": one.id,
+            "nome": "B",
+            "total_kwh": 300.01,
+            "media_kwh": 300.01,
+            "meses": 1,
+        },
+    ]
+
+
 async def test_limite_cuts_the_list(
     client: AsyncClient, db_session: AsyncSession, viewer_headers: dict[str, str]
 ) -> None:

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics import repository
+from energy_api.analytics.models import ClientTotal
 from energy_api.clients import repository as clients_repository
 from energy_api.consumptions import service as consumptions_service
 from energy_api.consumptions.models import Consumption
@@ -59,19 +60,26 @@ async def test_summaries_equal_a_rebuild_after_inserts_moves_and_deletes(
     maintained = await snapshot(db_session)
 
     assert maintained == await rebuilt(db_session)
-    assert maintained == (
-        # a: 2025-02 10.00, 2025-04 1.00; b: 2025-02 20.00, 2025-05 7.25
-        [
-            (month("2025-02"), 3000, 2),
-            (month("2025-04"), 100, 1),
-            (month("2025-05"), 725, 1),
-        ],
-        [
-            (month("2025-02"), month("2025-02"), 2),  # first records of a and b
-            (month("2025-04"), month("2025-02"), 1),
-            (month("2025-05"), month("2025-02"), 1),
-        ],
-    )
+    # a: 2025-02 10.00, 2025-04 1.00; b: 2025-02 20.00, 2025-05 7.25
+    assert maintained.months == [
+        (month("2025-02"), 3000, 2),
+        (month("2025-04"), 100, 1),
+        (month("2025-05"), 725, 1),
+    ]
+    assert maintained.links == [
+        (month("2025-02"), month("2025-02"), 2),  # first records of a and b
+        (month("2025-04"), month("2025-02"), 1),
+        (month("2025-05"), month("2025-02"), 1),
+    ]
+    assert maintained.totals == [(a.id, 1100, 2), (b.id, 2725, 2)]
+    # a's windows: those ending 2025-02..2025-03 hold 10.00; 2025-04..2026-01 both records;
+    # 2026-02..2026-03 only April's (February has left them).
+    assert [row for row in maintained.trailing if row[0] == a.id] == [
+        *[(a.id, month(m), 1000, 1) for m in ("2025-02", "2025-03")],
+        *[(a.id, month(f"2025-{n:02d}"), 1100, 2) for n in range(4, 13)],
+        (a.id, month("2026-01"), 1100, 2),
+        *[(a.id, month(m), 100, 1) for m in ("2026-02", "2026-03")],
+    ]
 
 
 async def test_summaries_follow_writes_made_through_the_api(
@@ -131,7 +139,7 @@ async def test_forget_client_before_deleting_it_keeps_the_summaries_exact(
 
     maintained = await snapshot(db_session)
     assert maintained == await rebuilt(db_session)
-    assert maintained[0] == [(month("2025-01"), 400, 1)]
+    assert maintained.months == [(month("2025-01"), 400, 1)]
 
 
 async def test_an_unchanged_update_leaves_the_summaries_alone(db_session: AsyncSession) -> None:
@@ -142,10 +150,8 @@ async def test_an_unchanged_update_leaves_the_summaries_alone(db_session: AsyncS
 
     await consumptions_service.update(db_session, record_id, {"consumo_kwh": Decimal("10.0")})
 
-    assert await snapshot(db_session) == (
-        [(month("2025-01"), 1000, 1)],
-        [(month("2025-01"), month("2025-01"), 1)],
-    )
+    assert await snapshot(db_session) == await rebuilt(db_session)
+    assert (await snapshot(db_session)).months == [(month("2025-01"), 1000, 1)]
 
 
 async def test_analytics_see_the_api_writes(
@@ -156,3 +162,16 @@ async def test_analytics_see_the_api_writes(
     response = await client.get(f"{API}/serie-mensal/", headers=viewer_headers)
 
     assert [p["total_kwh"] for p in response.json()["pontos"]] == [10.0, 20.0]
+
+
+async def test_rebuilding_some_clients_leaves_the_others_alone(db_session: AsyncSession) -> None:
+    kept = await customer_with(db_session, {"2025-01": "1.00"})
+    repaired = await customer_with(db_session, {"2025-01": "2.00"})
+    await db_session.execute(
+        update(ClientTotal).where(ClientTotal.client_id == kept.id).values(total_cents=999)
+    )
+    await db_session.execute(delete(ClientTotal).where(ClientTotal.client_id == repaired.id))
+
+    await repository.rebuild_client_summaries(db_session, [repaired.id])
+
+    assert (await snapshot(db_session)).totals == [(kept.id, 999, 1), (repaired.id, 200, 1)]

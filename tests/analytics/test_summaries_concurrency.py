@@ -59,14 +59,18 @@ async def test_concurrent_months_of_one_client_keep_the_links_exact(
     await asyncio.gather(*(write(mes) for mes in FAR_MONTHS))
 
     async with sessionmaker() as session:
-        maintained = await snapshot(session, since=month("2091-01"))
+        maintained = await snapshot(session, since=month("2091-01"), client_id=customer_id)
         count = await session.scalar(
             select(func.count()).where(Consumption.client_id == customer_id)
         )
     assert count == 12
-    assert maintained == (
-        [(month(mes), 100, 1) for mes in FAR_MONTHS],
-        # Each month follows the one before it; January is the client's first.
-        [(month("2091-01"), month("2091-01"), 1)]
-        + [(month(b), month(a), 1) for a, b in itertools.pairwise(FAR_MONTHS)],
-    )
+    assert maintained.months == [(month(mes), 100, 1) for mes in FAR_MONTHS]
+    # Each month follows the one before it; January is the client's first.
+    assert maintained.links == [(month("2091-01"), month("2091-01"), 1)] + [
+        (month(b), month(a), 1) for a, b in itertools.pairwise(FAR_MONTHS)
+    ]
+    assert maintained.totals == [(customer_id, 1200, 12)]
+    # The window ending in 2091's k-th month holds k records; in 2092's k-th, 12 − k.
+    assert maintained.trailing == [
+        (customer_id, month(f"2091-{k:02d}"), 100 * k, k) for k in range(1, 13)
+    ] + [(customer_id, month(f"2092-{k:02d}"), 100 * (12 - k), 12 - k) for k in range(1, 12)]

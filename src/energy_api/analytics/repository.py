@@ -13,6 +13,7 @@ consumptions in the same transaction as each write (`record_consumption_change`,
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -42,7 +43,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import CTE, Subquery
 
-from energy_api.analytics.models import PortfolioMonth, PortfolioMonthLink
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    PortfolioMonth,
+    PortfolioMonthLink,
+)
 from energy_api.analytics.sql import (
     add_months,
     days_in_month,
@@ -60,6 +66,7 @@ PeriodKind = Literal["month", "quarter", "year"]
 MONTHS_PER_PERIOD: dict[PeriodKind, int] = {"month": 1, "quarter": 3, "year": 12}
 HISTORY_MONTHS = 12  # anomalies: the reference window m−12 … m−1
 MAD_MIN_HISTORY = 6  # fewer values than this: fall back to the same month a year before
+TRAILING_MONTHS = 12  # the window of client_trailing_years
 
 
 def cents(value: Any) -> ColumnElement[int]:
@@ -121,6 +128,11 @@ def _dialect(session: AsyncSession) -> str:
 
 def _client_exists(client_id: int) -> ColumnElement[bool]:
     return select(Client.id).where(Client.id == client_id).exists()
+
+
+def _client_name(client_id: ColumnElement[int]) -> ColumnElement[str]:
+    """The client's name, looked up by primary key for each of the few rows of a page."""
+    return select(Client.name).where(Client.id == client_id).scalar_subquery().label("name")
 
 
 async def client_exists(session: AsyncSession, client_id: int) -> bool:
@@ -526,42 +538,77 @@ def _portfolio_bounds(start: date | None, end: date | None) -> tuple[Any, Any]:
     )
 
 
-async def ranking(
-    session: AsyncSession, start: date | None, end: date | None, limit: int
-) -> Ranking:
-    """Clients by total in range, RANK() positions; one pass over the (month, kWh) index."""
-    totals = (
+def _ranking_source(start: date | None, end: date | None) -> Subquery:
+    """(client_id, total, months) of every client with data in range.
+
+    All months, or a 12-month window, are read from the maintained per-client summaries in
+    total order (an index range, stopped by LIMIT); any other range aggregates the records over
+    the (month, kWh, client) index.
+    """
+    if start is None and end is None:
+        return (
+            select(
+                ClientTotal.client_id,
+                ClientTotal.total_cents.label("total"),
+                ClientTotal.months,
+            )
+            .where(ClientTotal.months > 0)
+            .subquery("totals")
+        )
+    if (
+        start is not None
+        and end is not None
+        and month_number(end) - month_number(start) + 1 == TRAILING_MONTHS
+    ):
+        return (
+            select(
+                ClientTrailingYear.client_id,
+                ClientTrailingYear.total_cents.label("total"),
+                ClientTrailingYear.months,
+            )
+            .where(ClientTrailingYear.month == end, ClientTrailingYear.months > 0)
+            .subquery("totals")
+        )
+    return (
         select(
             Consumption.client_id,
             sum_cents(Consumption.kwh).label("total"),
             func.count(Consumption.kwh).label("months"),
-            mean_half_up(Consumption.kwh).label("mean"),
         )
         .where(*_in_range(Consumption.month, start, end))
         .group_by(Consumption.client_id)
         .subquery("totals")
     )
+
+
+async def ranking(
+    session: AsyncSession, start: date | None, end: date | None, limit: int
+) -> Ranking:
+    """Clients by total in range with RANK() positions, the first `limit` of them."""
+    totals = _ranking_source(start, end)
     ranked = (
-        select(totals, func.rank().over(order_by=totals.c.total.desc()).label("position"))
+        select(
+            totals.c.client_id,
+            totals.c.total,
+            totals.c.months,
+            half_up_div(totals.c.total, totals.c.months).label("mean"),
+            func.rank().over(order_by=totals.c.total.desc()).label("position"),
+        )
         .order_by(totals.c.total.desc(), totals.c.client_id)
         .limit(limit)
         .subquery("ranked")
     )
     first, last = _portfolio_bounds(start, end)
-    statement = (
-        select(
-            ranked.c.position,
-            ranked.c.client_id,
-            Client.name,
-            ranked.c.total,
-            ranked.c.mean,
-            ranked.c.months,
-            first.label("first_month"),
-            last.label("last_month"),
-        )
-        .join(Client, Client.id == ranked.c.client_id)
-        .order_by(ranked.c.position, ranked.c.client_id)
-    )
+    statement = select(
+        ranked.c.position,
+        ranked.c.client_id,
+        _client_name(ranked.c.client_id),
+        ranked.c.total,
+        ranked.c.mean,
+        ranked.c.months,
+        first.label("first_month"),
+        last.label("last_month"),
+    ).order_by(ranked.c.position, ranked.c.client_id)
     rows = (await session.execute(statement)).all()
     if rows:
         first_month, last_month = _as_date(rows[0].first_month), _as_date(rows[0].last_month)
@@ -838,10 +885,8 @@ async def anomalies(
         .limit(limit)
         .subquery("page")
     )
-    statement = (
-        select(page, Client.name)
-        .join(Client, Client.id == page.c.client_id)
-        .order_by(page.c.month.desc(), page.c.client_id)
+    statement = select(page, _client_name(page.c.client_id)).order_by(
+        page.c.month.desc(), page.c.client_id
     )
     rows = (await session.execute(statement)).all()
     total = int(rows[0].total) if rows else 0
@@ -913,16 +958,15 @@ async def record_consumption_change(
     removed: MonthlyValue | None = None,
     added: MonthlyValue | None = None,
 ) -> None:
-    """Apply one consumption write to the summaries; call it after the write is flushed.
+    """Apply one consumption write to every summary; call it after the write is flushed.
 
     Insert: `added=`; delete: `removed=`; update: both (the old and the new values). The
     clients involved are locked first (FOR NO KEY UPDATE, which the foreign key's KEY SHARE
-    does not block), so concurrent writes for one client see each other's months; the summary
+    does not block), so concurrent writes for one client see each other's months; summary
     rows are then updated in key order, so concurrent writes cannot deadlock on them.
     """
     if removed == added or (removed is None and added is None):
         return
-    dialect = _dialect(session)
     client_ids = sorted({v.client_id for v in (removed, added) if v is not None})
     await session.execute(
         select(Client.id)
@@ -930,50 +974,63 @@ async def record_consumption_change(
         .order_by(Client.id)
         .with_for_update(key_share=True)
     )
-    month_deltas: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    link_deltas: dict[tuple[date, date], int] = defaultdict(int)
-    # Both changes are computed against the rows without either value: the removal's
-    # neighbours leave out the added record, the addition's exclude itself (strict < and >).
+    months: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    links: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
+    trailing: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
     for value, sign in ((removed, -1), (added, 1)):
         if value is None:
             continue
+        amount = (sign * value.cents, sign)
+        _add(months[(value.month,)], amount)
+        _add(totals[(value.client_id,)], amount)
+        for offset in range(TRAILING_MONTHS):  # the 12 windows that contain value.month
+            _add(trailing[(value.client_id, _shift(value.month, offset))], amount)
+        # Both changes are computed against the rows without either value: the removal's
+        # neighbours leave out the added record, the addition's exclude itself (strict < >).
         before, after = await _neighbours(session, value, added if sign < 0 else None)
-        month_deltas[value.month][0] += sign * value.cents
-        month_deltas[value.month][1] += sign
-        link_deltas[(value.month, before or value.month)] += sign
+        _add(links[(value.month, before or value.month)], (sign,))
         if after is not None:
-            link_deltas[(after, before or after)] -= sign
-            link_deltas[(after, value.month)] += sign
-    insert_into = _upsert(dialect)
-    months = [
-        {"month": month, "total_cents": total, "clients": count}
-        for month, (total, count) in sorted(month_deltas.items())
-        if total or count
+            _add(links[(after, before or after)], (-sign,))
+            _add(links[(after, value.month)], (sign,))
+    upsert = _upsert(_dialect(session))
+    for model, deltas in (
+        (ClientTotal, totals),
+        (ClientTrailingYear, trailing),
+        (PortfolioMonth, months),
+        (PortfolioMonthLink, links),
+    ):
+        await _add_to_summary(session, upsert, model, deltas)
+
+
+def _add(into: list[int], amounts: Sequence[int]) -> None:
+    for index, amount in enumerate(amounts):
+        into[index] += amount
+
+
+async def _add_to_summary(
+    session: AsyncSession, upsert: Any, model: Any, deltas: dict[tuple[Any, ...], list[int]]
+) -> None:
+    """Add the deltas to the summary rows with their keys, creating missing rows (one statement).
+
+    Rows go in key order, so concurrent writers lock the summary rows in the same order.
+    """
+    keys = [column.name for column in model.__table__.primary_key.columns]
+    amounts = [column.name for column in model.__table__.columns if column.name not in keys]
+    rows = [
+        dict(zip(keys + amounts, (*key, *values), strict=True))
+        for key, values in sorted(deltas.items())
+        if any(values)
     ]
-    if months:
-        statement = insert_into(PortfolioMonth).values(months)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[PortfolioMonth.month],
-                set_={
-                    "total_cents": PortfolioMonth.total_cents + statement.excluded.total_cents,
-                    "clients": PortfolioMonth.clients + statement.excluded.clients,
-                },
-            )
+    if not rows:
+        return
+    statement = upsert(model).values(rows)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: getattr(model, name) + statement.excluded[name] for name in amounts},
         )
-    links = [
-        {"month": month, "previous_month": previous, "clients": count}
-        for (month, previous), count in sorted(link_deltas.items())
-        if count
-    ]
-    if links:
-        statement = insert_into(PortfolioMonthLink).values(links)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[PortfolioMonthLink.month, PortfolioMonthLink.previous_month],
-                set_={"clients": PortfolioMonthLink.clients + statement.excluded.clients},
-            )
-        )
+    )
 
 
 def _client_links(client_id: int) -> Select[date, Any]:
@@ -1018,7 +1075,78 @@ async def forget_client(session: AsyncSession, client_id: int) -> None:
 
 
 async def rebuild_summaries(session: AsyncSession) -> None:
-    """Recompute both summary tables from the consumptions (after a bulk load or a repair)."""
+    """Recompute every summary table from the consumptions (after a bulk load or a repair)."""
+    await rebuild_portfolio_summaries(session)
+    await rebuild_client_summaries(session)
+
+
+async def rebuild_client_summaries(
+    session: AsyncSession, client_ids: Sequence[int] | None = None
+) -> None:
+    """client_totals and client_trailing_years from the consumptions: all, or these clients'."""
+    only: list[ColumnElement[bool]] = []
+    records: list[ColumnElement[bool]] = []
+    if client_ids is not None:
+        only = [ClientTotal.client_id.in_(client_ids)]
+        records = [Consumption.client_id.in_(client_ids)]
+    await session.execute(delete(ClientTotal).where(*only))
+    await session.execute(
+        delete(ClientTrailingYear).where(
+            *([] if client_ids is None else [ClientTrailingYear.client_id.in_(client_ids)])
+        )
+    )
+    await session.execute(
+        insert(ClientTotal).from_select(
+            ["client_id", "total_cents", "months"],
+            select(Consumption.client_id, sum_cents(Consumption.kwh), func.count())
+            .where(*records)
+            .group_by(Consumption.client_id),
+        )
+    )
+    # Every month from each client's first record to 11 months after its last (a dense grid,
+    # so a ROWS frame of 12 is 12 calendar months), with the sum of the window ending there.
+    grid = (
+        select(
+            Consumption.client_id,
+            func.min(Consumption.month).label("month"),
+            add_months(func.max(Consumption.month), TRAILING_MONTHS - 1).label("last"),
+        )
+        .where(*records)
+        .group_by(Consumption.client_id)
+        .cte("grid", recursive=True)
+    )
+    grid = grid.union_all(
+        select(grid.c.client_id, add_months(grid.c.month, 1), grid.c.last).where(
+            grid.c.month < grid.c.last
+        )
+    )
+    record = aliased(Consumption, name="record")
+    window: dict[str, Any] = {
+        "partition_by": grid.c.client_id,
+        "order_by": grid.c.month,
+        "rows": (-(TRAILING_MONTHS - 1), 0),
+    }
+    rolled = (
+        select(
+            grid.c.client_id,
+            grid.c.month,
+            func.coalesce(func.sum(cents(record.kwh)).over(**window), 0).label("total_cents"),
+            func.count(record.kwh).over(**window).label("months"),
+        )
+        .select_from(grid)
+        .outerjoin(record, and_(record.client_id == grid.c.client_id, record.month == grid.c.month))
+        .subquery("rolled")
+    )
+    await session.execute(
+        insert(ClientTrailingYear).from_select(
+            ["client_id", "month", "total_cents", "months"],
+            select(rolled).where(rolled.c.months > 0),
+        )
+    )
+
+
+async def rebuild_portfolio_summaries(session: AsyncSession) -> None:
+    """portfolio_months and portfolio_month_links, from the consumptions."""
     await session.execute(delete(PortfolioMonthLink))
     await session.execute(delete(PortfolioMonth))
     await session.execute(

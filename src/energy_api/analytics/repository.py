@@ -17,14 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Date,
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -68,6 +71,15 @@ HISTORY_MONTHS = 12  # anomalies: the reference window m−12 … m−1
 MAD_MIN_HISTORY = 6  # fewer values than this: fall back to the same month a year before
 TRAILING_MONTHS = 12  # the window of client_trailing_years
 
+# Statements are built once per shape (which filters, which path) with these parameters, and
+# reused: building and hashing a statement costs more than running one of these queries.
+CLIENT = bindparam("client_id", type_=Integer)
+START = bindparam("start", type_=Date)
+END = bindparam("end", type_=Date)
+LIMIT = bindparam("limit", type_=Integer)
+LOOKBACK = bindparam("lookback", type_=Date)  # serie-mensal: 12 months before `start`
+FIRST_PERIOD = bindparam("first_period", type_=Integer)  # serie-mensal: the period of `start`
+
 
 def cents(value: Any) -> ColumnElement[int]:
     """A kWh value as whole cents (exact on NUMERIC and on SQLite's REAL alike)."""
@@ -86,11 +98,21 @@ def mean_half_up(values: Any) -> ColumnElement[Any]:
 
 
 def from_cents(value: int | Decimal | None) -> Decimal | None:
-    return None if value is None else (Decimal(int(value)) * CENT).quantize(CENT)
+    return None if value is None else Decimal(int(value)).scaleb(-2)
 
 
 def _required_cents(value: int | Decimal) -> Decimal:
-    return (Decimal(int(value)) * CENT).quantize(CENT)
+    return Decimal(int(value)).scaleb(-2)
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    """The bound values of a statement: the ones given (None means "no such filter")."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _optional(present: bool, parameter: Any) -> Any:
+    """The statement's parameter when the request gives that value, else None (no filter)."""
+    return parameter if present else None
 
 
 def _as_date(value: date | str | None) -> date | None:
@@ -103,7 +125,7 @@ def _required_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _in_range(column: Any, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
+def _in_range(column: Any, start: Any, end: Any) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if start is not None:
         conditions.append(column >= start)
@@ -126,7 +148,7 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-def _client_exists(client_id: int) -> ColumnElement[bool]:
+def _client_exists(client_id: Any) -> ColumnElement[bool]:
     return select(Client.id).where(Client.id == client_id).exists()
 
 
@@ -135,8 +157,11 @@ def _client_name(client_id: ColumnElement[int]) -> ColumnElement[str]:
     return select(Client.name).where(Client.id == client_id).scalar_subquery().label("name")
 
 
+_CLIENT_EXISTS = select(_client_exists(CLIENT))
+
+
 async def client_exists(session: AsyncSession, client_id: int) -> bool:
-    return bool(await session.scalar(select(_client_exists(client_id))))
+    return bool(await session.scalar(_CLIENT_EXISTS, {"client_id": client_id}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,23 +177,27 @@ class MeanRow:
     latest_kwh: Decimal | None
 
 
-async def mean_and_latest(session: AsyncSession, client_id: int) -> MeanRow:
-    """Mean of every month, and the latest month's value, for one client in one statement."""
+@cache
+def _mean_and_latest() -> Select[Any]:
     latest_kwh = (
         select(Consumption.kwh)
-        .where(Consumption.client_id == client_id)
+        .where(Consumption.client_id == CLIENT)
         .order_by(Consumption.month.desc())
         .limit(1)
         .scalar_subquery()
     )
-    statement = select(
-        _client_exists(client_id).label("client_exists"),
+    return select(
+        _client_exists(CLIENT).label("client_exists"),
         func.count(Consumption.kwh).label("months"),
         mean_half_up(Consumption.kwh).label("mean_cents"),
         func.max(Consumption.month).label("latest_month"),
         latest_kwh.label("latest_kwh"),
-    ).where(Consumption.client_id == client_id)
-    row = (await session.execute(statement)).one()
+    ).where(Consumption.client_id == CLIENT)
+
+
+async def mean_and_latest(session: AsyncSession, client_id: int) -> MeanRow:
+    """Mean of every month, and the latest month's value, for one client in one statement."""
+    row = (await session.execute(_mean_and_latest(), {"client_id": client_id})).one()
     return MeanRow(
         client_exists=bool(row.client_exists),
         months=int(row.months),
@@ -213,10 +242,18 @@ async def client_summary(
     session: AsyncSession, client_id: int, start: date | None, end: date | None
 ) -> SummaryRow:
     """One client's totals over the months in range (the client's index, nothing else)."""
+    statement = _client_summary(start is not None, end is not None)
+    params = _params(client_id=client_id, start=start, end=end)
+    return _summary_row((await session.execute(statement, params)).one())
+
+
+@cache
+def _client_summary(has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
     total = sum_cents(Consumption.kwh)
     count = func.count(Consumption.kwh)
     days = func.sum(days_in_month(Consumption.month))
-    statement = select(
+    return select(
         func.min(Consumption.month).label("first_month"),
         func.max(Consumption.month).label("last_month"),
         func.count(func.distinct(Consumption.client_id)).label("clients"),
@@ -226,11 +263,10 @@ async def client_summary(
         func.min(cents(Consumption.kwh)).label("min_cents"),
         func.max(cents(Consumption.kwh)).label("max_cents"),
         half_up_div(total, days).label("per_day_cents"),
-    ).where(Consumption.client_id == client_id, *_in_range(Consumption.month, start, end))
-    return _summary_row((await session.execute(statement)).one())
+    ).where(Consumption.client_id == CLIENT, *_in_range(Consumption.month, start, end))
 
 
-def _clients_in_range(start: date | None, end: date | None) -> ColumnElement[Any]:
+def _clients_in_range(start: Any, end: Any) -> ColumnElement[Any]:
     """Distinct clients with data in [start, end]: records whose previous one is before start."""
     link = PortfolioMonthLink
     first_in_range: ColumnElement[bool] = link.previous_month == link.month
@@ -247,6 +283,13 @@ async def portfolio_summary(
     session: AsyncSession, start: date | None, end: date | None
 ) -> SummaryRow:
     """The portfolio's totals from the monthly summary; extremes from one index probe a month."""
+    statement = _portfolio_summary(start is not None, end is not None)
+    return _summary_row((await session.execute(statement, _params(start=start, end=end))).one())
+
+
+@cache
+def _portfolio_summary(has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
     pm = PortfolioMonth
     smallest = select(func.min(Consumption.kwh)).where(Consumption.month == pm.month)
     largest = select(func.max(Consumption.kwh)).where(Consumption.month == pm.month)
@@ -264,7 +307,7 @@ async def portfolio_summary(
     total = func.sum(months.c.total_cents)
     records = func.sum(months.c.clients)
     days = func.sum(days_in_month(months.c.month))
-    statement = select(
+    return select(
         func.min(months.c.month).label("first_month"),
         func.max(months.c.month).label("last_month"),
         _clients_in_range(start, end).label("clients"),
@@ -275,7 +318,6 @@ async def portfolio_summary(
         cents(func.max(months.c.largest)).label("max_cents"),
         half_up_div(total, days).label("per_day_cents"),
     )
-    return _summary_row((await session.execute(statement)).one())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,9 +341,9 @@ def _percent(value: int | Decimal | None) -> Decimal | None:
     return from_cents(value)
 
 
-def _monthly_source(client_id: int | None, start: date | None, end: date | None) -> Subquery:
+def _monthly_source(one_client: bool, start: Any, end: Any) -> Subquery:
     """(mi, cents, clients, days) per month with data, for one client or the portfolio."""
-    if client_id is not None:
+    if one_client:
         return (
             select(
                 month_index(Consumption.month).label("mi"),
@@ -309,7 +351,7 @@ def _monthly_source(client_id: int | None, start: date | None, end: date | None)
                 literal(1, Integer).label("clients"),
                 days_in_month(Consumption.month).label("days"),
             )
-            .where(Consumption.client_id == client_id, *_in_range(Consumption.month, start, end))
+            .where(Consumption.client_id == CLIENT, *_in_range(Consumption.month, start, end))
             .subquery("monthly")
         )
     pm = PortfolioMonth
@@ -325,7 +367,7 @@ def _monthly_source(client_id: int | None, start: date | None, end: date | None)
     )
 
 
-def _portfolio_period_clients(span: int, start: date | None, end: date | None) -> Subquery:
+def _portfolio_period_clients(span: int, start: Any, end: Any) -> Subquery:
     """Distinct clients per period: records whose previous record is before the period."""
     link = PortfolioMonthLink
     mi = month_index(link.month)
@@ -355,10 +397,36 @@ async def series(
     reported periods) and dropped after the windows are computed. Windows order by the period
     number with RANGE frames, so "1 PRECEDING" is the previous calendar period, present or not.
     """
+    statement = _series(client_id is not None, kind, start is not None, end is not None)
+    span = MONTHS_PER_PERIOD[kind]
+    params = _params(
+        client_id=client_id,
+        end=end,
+        lookback=None if start is None else _shift(start, -HISTORY_MONTHS),
+        first_period=None if start is None else month_number(start) // span,
+    )
+    rows = (await session.execute(statement, params)).all()
+    return [
+        SeriesRow(
+            period=int(row.period),
+            total=_required_cents(row.total),
+            clients=int(row.clients),
+            per_day=_required_cents(row.per_day),
+            change_pct=_percent(row.change),
+            yearly_change_pct=_percent(row.yearly_change),
+            moving_3=from_cents(row.moving_3),
+            moving_12=from_cents(row.moving_12),
+        )
+        for row in rows
+    ]
+
+
+@cache
+def _series(one_client: bool, kind: PeriodKind, has_start: bool, has_end: bool) -> Select[Any]:
     span = MONTHS_PER_PERIOD[kind]
     per_year = 12 // span
-    lookback = _shift(start, -HISTORY_MONTHS) if start is not None else None
-    monthly = _monthly_source(client_id, lookback, end)
+    lookback, end = _optional(has_start, LOOKBACK), _optional(has_end, END)
+    monthly = _monthly_source(one_client, lookback, end)
     period = monthly.c.mi // span
     periods = (
         select(
@@ -373,7 +441,7 @@ async def series(
     )
     clients: ColumnElement[Any] = periods.c.clients
     source: Any = periods
-    if client_id is None and kind != "month":
+    if not one_client and kind != "month":
         per_period = _portfolio_period_clients(span, lookback, end)
         source = periods.join(per_period, per_period.c.period == periods.c.period)
         clients = per_period.c.clients
@@ -421,22 +489,9 @@ async def series(
         framed.c.moving_3,
         framed.c.moving_12,
     ).order_by(framed.c.period)
-    if start is not None:
-        statement = statement.where(framed.c.period >= month_number(start) // span)
-    rows = (await session.execute(statement)).all()
-    return [
-        SeriesRow(
-            period=int(row.period),
-            total=_required_cents(row.total),
-            clients=int(row.clients),
-            per_day=_required_cents(row.per_day),
-            change_pct=_percent(row.change),
-            yearly_change_pct=_percent(row.yearly_change),
-            moving_3=from_cents(row.moving_3),
-            moving_12=from_cents(row.moving_12),
-        )
-        for row in rows
-    ]
+    if has_start:
+        statement = statement.where(framed.c.period >= FIRST_PERIOD)
+    return statement
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,9 +513,28 @@ async def growth(
     session: AsyncSession, client_id: int, start: date | None, end: date | None
 ) -> GrowthRow:
     """The latest month in range against the calendar month before and a year before."""
+    statement = _growth(start is not None, end is not None)
+    params = _params(client_id=client_id, start=start, end=end)
+    row = (await session.execute(statement, params)).first()
+    if row is None:
+        return GrowthRow(False, None, None, None, None, None, None)
+    return GrowthRow(
+        client_exists=True,
+        month=_as_date(row.month),
+        kwh=from_cents(row.x),
+        previous=from_cents(row.previous),
+        change_pct=_percent(row.change),
+        year_before=from_cents(row.year_before),
+        yearly_change_pct=_percent(row.yearly_change),
+    )
+
+
+@cache
+def _growth(has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
     latest = (
         select(Consumption.month, cents(Consumption.kwh).label("x"))
-        .where(Consumption.client_id == client_id, *_in_range(Consumption.month, start, end))
+        .where(Consumption.client_id == CLIENT, *_in_range(Consumption.month, start, end))
         .order_by(Consumption.month.desc())
         .limit(1)
         .subquery("latest")
@@ -469,7 +543,7 @@ async def growth(
     year_before = aliased(Consumption, name="year_before")
     previous_cents = cents(previous.kwh)
     year_cents = cents(year_before.kwh)
-    statement = (
+    return (
         select(
             Client.id,
             latest.c.month,
@@ -492,19 +566,7 @@ async def growth(
                 year_before.month == add_months(latest.c.month, -12),
             ),
         )
-        .where(Client.id == client_id)
-    )
-    row = (await session.execute(statement)).first()
-    if row is None:
-        return GrowthRow(False, None, None, None, None, None, None)
-    return GrowthRow(
-        client_exists=True,
-        month=_as_date(row.month),
-        kwh=from_cents(row.x),
-        previous=from_cents(row.previous),
-        change_pct=_percent(row.change),
-        year_before=from_cents(row.year_before),
-        yearly_change_pct=_percent(row.yearly_change),
+        .where(Client.id == CLIENT)
     )
 
 
@@ -529,7 +591,10 @@ class Ranking:
     items: list[RankingRow]
 
 
-def _portfolio_bounds(start: date | None, end: date | None) -> tuple[Any, Any]:
+RankingPath = Literal["all", "trailing", "records"]
+
+
+def _portfolio_bounds(start: Any, end: Any) -> tuple[Any, Any]:
     pm = PortfolioMonth
     where = [pm.clients > 0, *_in_range(pm.month, start, end)]
     return (
@@ -538,14 +603,24 @@ def _portfolio_bounds(start: date | None, end: date | None) -> tuple[Any, Any]:
     )
 
 
-def _ranking_source(start: date | None, end: date | None) -> Subquery:
-    """(client_id, total, months) of every client with data in range.
-
-    All months, or a 12-month window, are read from the maintained per-client summaries in
-    total order (an index range, stopped by LIMIT); any other range aggregates the records over
-    the (month, kWh, client) index.
-    """
+def _ranking_path(start: date | None, end: date | None) -> RankingPath:
+    """All months, or a 12-month window, are read from the maintained per-client summaries in
+    total order (an index range stopped by LIMIT); other ranges aggregate the records over the
+    (month, kWh, client) index."""
     if start is None and end is None:
+        return "all"
+    if (
+        start is not None
+        and end is not None
+        and month_number(end) - month_number(start) + 1 == TRAILING_MONTHS
+    ):
+        return "trailing"
+    return "records"
+
+
+def _ranking_source(path: RankingPath, start: Any, end: Any) -> Subquery:
+    """(client_id, total, months) of every client with data in range."""
+    if path == "all":
         return (
             select(
                 ClientTotal.client_id,
@@ -555,11 +630,7 @@ def _ranking_source(start: date | None, end: date | None) -> Subquery:
             .where(ClientTotal.months > 0)
             .subquery("totals")
         )
-    if (
-        start is not None
-        and end is not None
-        and month_number(end) - month_number(start) + 1 == TRAILING_MONTHS
-    ):
+    if path == "trailing":
         return (
             select(
                 ClientTrailingYear.client_id,
@@ -585,31 +656,9 @@ async def ranking(
     session: AsyncSession, start: date | None, end: date | None, limit: int
 ) -> Ranking:
     """Clients by total in range with RANK() positions, the first `limit` of them."""
-    totals = _ranking_source(start, end)
-    ranked = (
-        select(
-            totals.c.client_id,
-            totals.c.total,
-            totals.c.months,
-            half_up_div(totals.c.total, totals.c.months).label("mean"),
-            func.rank().over(order_by=totals.c.total.desc()).label("position"),
-        )
-        .order_by(totals.c.total.desc(), totals.c.client_id)
-        .limit(limit)
-        .subquery("ranked")
-    )
-    first, last = _portfolio_bounds(start, end)
-    statement = select(
-        ranked.c.position,
-        ranked.c.client_id,
-        _client_name(ranked.c.client_id),
-        ranked.c.total,
-        ranked.c.mean,
-        ranked.c.months,
-        first.label("first_month"),
-        last.label("last_month"),
-    ).order_by(ranked.c.position, ranked.c.client_id)
-    rows = (await session.execute(statement)).all()
+    statement = _ranking(_ranking_path(start, end), start is not None, end is not None)
+    params = _params(start=start, end=end, limit=limit)
+    rows = (await session.execute(statement, params)).all()
     if rows:
         first_month, last_month = _as_date(rows[0].first_month), _as_date(rows[0].last_month)
     else:
@@ -629,6 +678,35 @@ async def ranking(
             for row in rows
         ],
     )
+
+
+@cache
+def _ranking(path: RankingPath, has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
+    totals = _ranking_source(path, start, end)
+    ranked = (
+        select(
+            totals.c.client_id,
+            totals.c.total,
+            totals.c.months,
+            half_up_div(totals.c.total, totals.c.months).label("mean"),
+            func.rank().over(order_by=totals.c.total.desc()).label("position"),
+        )
+        .order_by(totals.c.total.desc(), totals.c.client_id)
+        .limit(LIMIT)
+        .subquery("ranked")
+    )
+    first, last = _portfolio_bounds(start, end)
+    return select(
+        ranked.c.position,
+        ranked.c.client_id,
+        _client_name(ranked.c.client_id),
+        ranked.c.total,
+        ranked.c.mean,
+        ranked.c.months,
+        first.label("first_month"),
+        last.label("last_month"),
+    ).order_by(ranked.c.position, ranked.c.client_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,10 +729,26 @@ async def trend(
     With x = months since the latest month and y = cents: slope = N ÷ D where
     N = n·Σxy − Σx·Σy and D = n·Σx² − (Σx)²; the yearly % is slope·12 ÷ (Σy ÷ n) × 100.
     """
+    statement = _trend(months, start is not None, end is not None)
+    params = _params(client_id=client_id, start=start, end=end)
+    row = (await session.execute(statement, params)).first()
+    if row is None:
+        return TrendRow(False, 0, None, None)
+    return TrendRow(
+        client_exists=True,
+        points=int(row.n),
+        slope=from_cents(row.slope),
+        yearly_pct=_percent(row.yearly),
+    )
+
+
+@cache
+def _trend(months: int, has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
     in_range = _in_range(Consumption.month, start, end)
     latest = (
         select(func.max(Consumption.month))
-        .where(Consumption.client_id == client_id, *in_range)
+        .where(Consumption.client_id == CLIENT, *in_range)
         .scalar_subquery()
     )
     points = (
@@ -663,7 +757,7 @@ async def trend(
             cents(Consumption.kwh).label("y"),
         )
         .where(
-            Consumption.client_id == client_id,
+            Consumption.client_id == CLIENT,
             Consumption.month > add_months(latest, -months),
             Consumption.month <= latest,
             *in_range,
@@ -682,7 +776,7 @@ async def trend(
     numerator = n * sums.c.sxy - sums.c.sx * sums.c.sy
     denominator = n * sums.c.sxx - sums.c.sx * sums.c.sx
     enough = sums.c.n >= 3
-    statement = (
+    return (
         select(
             Client.id,
             func.coalesce(sums.c.n, 0).label("n"),
@@ -694,16 +788,7 @@ async def trend(
         )
         .select_from(Client)
         .outerjoin(sums, true())
-        .where(Client.id == client_id)
-    )
-    row = (await session.execute(statement)).first()
-    if row is None:
-        return TrendRow(False, 0, None, None)
-    return TrendRow(
-        client_exists=True,
-        points=int(row.n),
-        slope=from_cents(row.slope),
-        yearly_pct=_percent(row.yearly),
+        .where(Client.id == CLIENT)
     )
 
 
@@ -778,10 +863,35 @@ async def anomalies(
     and the MAD quadrupled (quarter-cents), so the thresholds are exact comparisons:
     |0.6745 (x − med) / mad| > 3.5  ⇔  6745·|4x − 2·med₂| > 35000·mad₄.
     """
-    dialect = _dialect(session)
+    statement = _anomalies(
+        _dialect(session), client_id is not None, start is not None, end is not None
+    )
+    params = _params(client_id=client_id, start=start, end=end, limit=limit)
+    rows = (await session.execute(statement, params)).all()
+    total = int(rows[0].total) if rows else 0
+    return total, [
+        AnomalyRow(
+            client_id=int(row.client_id),
+            name=row.name,
+            month=_required_date(row.month),
+            kwh=_required_cents(row.x),
+            reference=_required_cents(row.reference),
+            deviation_pct=_percent(row.deviation),
+            score=_percent(row.score),
+            method=row.method,
+            severity=row.severity,
+            direction=row.direction,
+        )
+        for row in rows
+    ]
+
+
+@cache
+def _anomalies(dialect: str, one_client: bool, has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
     target_filter = _in_range(Consumption.month, start, end)
-    if client_id is not None:
-        target_filter.append(Consumption.client_id == client_id)
+    if one_client:
+        target_filter.append(Consumption.client_id == CLIENT)
     targets = (
         select(Consumption.client_id, Consumption.month, cents(Consumption.kwh).label("x"))
         .where(*target_filter)
@@ -882,29 +992,12 @@ async def anomalies(
     page = (
         select(flagged, func.count().over().label("total"))
         .order_by(flagged.c.month.desc(), flagged.c.client_id)
-        .limit(limit)
+        .limit(LIMIT)
         .subquery("page")
     )
-    statement = select(page, _client_name(page.c.client_id)).order_by(
+    return select(page, _client_name(page.c.client_id)).order_by(
         page.c.month.desc(), page.c.client_id
     )
-    rows = (await session.execute(statement)).all()
-    total = int(rows[0].total) if rows else 0
-    return total, [
-        AnomalyRow(
-            client_id=int(row.client_id),
-            name=row.name,
-            month=_required_date(row.month),
-            kwh=_required_cents(row.x),
-            reference=_required_cents(row.reference),
-            deviation_pct=_percent(row.deviation),
-            score=_percent(row.score),
-            method=row.method,
-            severity=row.severity,
-            direction=row.direction,
-        )
-        for row in rows
-    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import CTE, Subquery
@@ -144,6 +145,15 @@ def month_number(month: date) -> int:
     return month.year * 12 + month.month - 1
 
 
+async def _run(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any]
+) -> CursorResult[Any]:
+    """Run a read on the session's connection: Core rows, without the ORM's result handling."""
+    connection = await session.connection()
+    result: CursorResult[Any] = await connection.execute(statement, params)
+    return result
+
+
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -161,7 +171,7 @@ _CLIENT_EXISTS = select(_client_exists(CLIENT))
 
 
 async def client_exists(session: AsyncSession, client_id: int) -> bool:
-    return bool(await session.scalar(_CLIENT_EXISTS, {"client_id": client_id}))
+    return bool((await _run(session, _CLIENT_EXISTS, {"client_id": client_id})).scalar())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +207,7 @@ def _mean_and_latest() -> Select[Any]:
 
 async def mean_and_latest(session: AsyncSession, client_id: int) -> MeanRow:
     """Mean of every month, and the latest month's value, for one client in one statement."""
-    row = (await session.execute(_mean_and_latest(), {"client_id": client_id})).one()
+    row = (await _run(session, _mean_and_latest(), {"client_id": client_id})).one()
     return MeanRow(
         client_exists=bool(row.client_exists),
         months=int(row.months),
@@ -244,7 +254,7 @@ async def client_summary(
     """One client's totals over the months in range (the client's index, nothing else)."""
     statement = _client_summary(start is not None, end is not None)
     params = _params(client_id=client_id, start=start, end=end)
-    return _summary_row((await session.execute(statement, params)).one())
+    return _summary_row((await _run(session, statement, params)).one())
 
 
 @cache
@@ -284,7 +294,7 @@ async def portfolio_summary(
 ) -> SummaryRow:
     """The portfolio's totals from the monthly summary; extremes from one index probe a month."""
     statement = _portfolio_summary(start is not None, end is not None)
-    return _summary_row((await session.execute(statement, _params(start=start, end=end))).one())
+    return _summary_row((await _run(session, statement, _params(start=start, end=end))).one())
 
 
 @cache
@@ -304,7 +314,7 @@ def _portfolio_summary(has_start: bool, has_end: bool) -> Select[Any]:
         .where(pm.clients > 0, *_in_range(pm.month, start, end))
         .cte("months")
     )
-    total = func.sum(months.c.total_cents)
+    total = cast(func.sum(months.c.total_cents), BigInteger)
     records = func.sum(months.c.clients)
     days = func.sum(days_in_month(months.c.month))
     return select(
@@ -405,7 +415,7 @@ async def series(
         lookback=None if start is None else _shift(start, -HISTORY_MONTHS),
         first_period=None if start is None else month_number(start) // span,
     )
-    rows = (await session.execute(statement, params)).all()
+    rows = (await _run(session, statement, params)).all()
     return [
         SeriesRow(
             period=int(row.period),
@@ -431,7 +441,7 @@ def _series(one_client: bool, kind: PeriodKind, has_start: bool, has_end: bool) 
     periods = (
         select(
             period.label("period"),
-            func.sum(monthly.c.cents).label("total"),
+            cast(func.sum(monthly.c.cents), BigInteger).label("total"),
             func.sum(monthly.c.days).label("days"),
             # One client, or one month: its records are its distinct clients.
             func.max(monthly.c.clients).label("clients"),
@@ -515,7 +525,7 @@ async def growth(
     """The latest month in range against the calendar month before and a year before."""
     statement = _growth(start is not None, end is not None)
     params = _params(client_id=client_id, start=start, end=end)
-    row = (await session.execute(statement, params)).first()
+    row = (await _run(session, statement, params)).first()
     if row is None:
         return GrowthRow(False, None, None, None, None, None, None)
     return GrowthRow(
@@ -658,7 +668,7 @@ async def ranking(
     """Clients by total in range with RANK() positions, the first `limit` of them."""
     statement = _ranking(_ranking_path(start, end), start is not None, end is not None)
     params = _params(start=start, end=end, limit=limit)
-    rows = (await session.execute(statement, params)).all()
+    rows = (await _run(session, statement, params)).all()
     if rows:
         first_month, last_month = _as_date(rows[0].first_month), _as_date(rows[0].last_month)
     else:
@@ -731,7 +741,7 @@ async def trend(
     """
     statement = _trend(months, start is not None, end is not None)
     params = _params(client_id=client_id, start=start, end=end)
-    row = (await session.execute(statement, params)).first()
+    row = (await _run(session, statement, params)).first()
     if row is None:
         return TrendRow(False, 0, None, None)
     return TrendRow(
@@ -867,7 +877,7 @@ async def anomalies(
         _dialect(session), client_id is not None, start is not None, end is not None
     )
     params = _params(client_id=client_id, start=start, end=end, limit=limit)
-    rows = (await session.execute(statement, params)).all()
+    rows = (await _run(session, statement, params)).all()
     total = int(rows[0].total) if rows else 0
     return total, [
         AnomalyRow(

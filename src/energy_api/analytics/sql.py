@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     case,
+    cast,
     literal,
     literal_column,
     null,
@@ -177,11 +178,12 @@ def ratio_half_away(
     num = exact(numerator) * literal(scale)
     den = exact(denominator)
     two = literal(2)
-    return case(
+    rounded = case(
         (denominator.is_(None) | (denominator == 0), null()),
         (numerator >= 0, int_div(two * num + den, two * den)),
         else_=-int_div(two * -num + den, two * den),
     )
+    return cast(rounded, BigInteger)  # an int8 on the wire, not a NUMERIC to parse
 
 
 def half_up_div(

@@ -997,7 +997,10 @@ def _anomalies(dialect: str, one_client: bool, has_start: bool, has_end: bool) -
             ),
         )
         .where(severity.is_not(None))
-        .subquery("flagged")
+        # Computed whole, then paged: without the fence PostgreSQL plans the joins above as if
+        # LIMIT could stop them early, but count(*) OVER () reads every flagged row anyway.
+        .cte("flagged")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     page = (
         select(flagged, func.count().over().label("total"))

@@ -4,10 +4,11 @@ Every figure is computed by the database from whole cents (`cents`, `sum_cents`)
 integer rounding (`ratio_half_away`), so PostgreSQL and SQLite return the same numbers. Results
 come back as a few rows of integers; Python only turns cents into Decimals.
 
-Portfolio-wide answers read the summary tables of `analytics.models` (a row per month, and the
-month-to-previous-month links of every client), which this module keeps in step with the
-consumptions in the same transaction as each write (`record_consumption_change`,
-`forget_client`); `rebuild_summaries` recomputes them from scratch.
+Portfolio-wide answers read the summary tables of `analytics.models` (a row per month, the
+month-to-previous-month links of every client, each client's all-time and trailing-12-month
+totals), which this module keeps in step with the consumptions in the same transaction as each
+write (`record_consumption_change`, `forget_client`); `rebuild_summaries` recomputes them.
+Statements are built once per shape and reused with bound parameters.
 """
 
 from __future__ import annotations

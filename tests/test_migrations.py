@@ -34,6 +34,10 @@ TABLES = {
     "refresh_tokens",
     "login_attempts",
     "idempotency_keys",
+    "portfolio_months",
+    "portfolio_month_links",
+    "client_totals",
+    "client_trailing_years",
 }
 
 

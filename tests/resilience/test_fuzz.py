@@ -122,6 +122,8 @@ def follow_domain_rules(case: Any) -> None:
     if case.headers and "Idempotency-Key" in case.headers:
         # A key names one distinct request; reusing it with another body is refused (422).
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    if isinstance(case.query, dict):
+        order_month_range(case.query)
     if not isinstance(case.body, dict):
         return
     body: dict[str, Any] = case.body
@@ -130,6 +132,43 @@ def follow_domain_rules(case: Any) -> None:
     cliente = body.get("cliente")
     if isinstance(cliente, int | float) and not isinstance(cliente, bool):
         body["cliente"] = FIRST_CLIENT_ID + (int(cliente) - 1) % SEEDED_CLIENTS
+
+
+MONTHS_PER_PERIOD = {"mes": 1, "trimestre": 3, "ano": 12}
+MAX_RANGE_MONTHS = 240
+
+
+def _month_index(value: str) -> int:
+    year, month = value.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def _month_text(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def order_month_range(query: dict[str, Any]) -> None:
+    """`de` ≤ `ate`, at most 240 months apart, whole periods when grouping by quarter or year."""
+    de, ate = query.get("de"), query.get("ate")
+    size = MONTHS_PER_PERIOD.get(str(query.get("agrupar", "mes")), 1)
+    if isinstance(de, str) and not isinstance(ate, str):
+        query["de"] = _month_text(max(12, _month_index(de) - _month_index(de) % size))
+        return
+    if isinstance(ate, str) and not isinstance(de, str):
+        end = _month_index(ate)
+        query["ate"] = _month_text(min(9999 * 12 + 11, end - end % size + size - 1))
+        return
+    if not (isinstance(de, str) and isinstance(ate, str)):
+        return
+    start, end = sorted((_month_index(de), _month_index(ate)))
+    end = min(end, start + MAX_RANGE_MONTHS - 1)
+    start -= start % size
+    end = end - end % size + size - 1
+    if end - start + 1 > MAX_RANGE_MONTHS:
+        end -= size
+    if start < 12 or end > 9999 * 12 + 11:  # year 0000 is not a month; keep within 9999
+        start, end = 2020 * 12, 2020 * 12 + size - 1
+    query["de"], query["ate"] = _month_text(start), _month_text(end)
 
 
 @schema.parametrize()

@@ -5,8 +5,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from energy_api.analytics import service
-from energy_api.analytics.schemas import MeanConsumption
+from energy_api.analytics.schemas import (
+    Anomalies,
+    Grouping,
+    Growth,
+    MeanConsumption,
+    MonthlySeries,
+    Ranking,
+    Summary,
+    Trend,
+)
 from energy_api.auth.dependencies import Viewer
+from energy_api.consumptions.schemas import MonthQuery
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
 from energy_api.schemas import MAX_ID
@@ -14,6 +24,14 @@ from energy_api.schemas import MAX_ID
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 ClientQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Client id")]
+OptionalClient = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Client id; omitted: the whole portfolio")
+]
+From = Annotated[
+    MonthQuery | None,
+    Query(description="First month reported (YYYY-MM), inclusive; at most 240 months before ate"),
+]
+To = Annotated[MonthQuery | None, Query(description="Last month reported (YYYY-MM), inclusive")]
 
 
 @router.get(
@@ -28,3 +46,112 @@ async def mean_consumption(
 ) -> MeanConsumption:
     """A client's mean monthly consumption and its latest month's value."""
     return await service.mean_consumption(session, cliente_id)
+
+
+@router.get(
+    "/resumo/",
+    name="resumo",
+    response_model=Summary,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def summary(
+    session: SessionDep,
+    _: Viewer,
+    cliente_id: OptionalClient = None,
+    de: From = None,
+    ate: To = None,
+) -> Summary:
+    """Totals, mean, extremes and kWh per day over the months in range."""
+    return await service.summary(session, cliente_id, de, ate)
+
+
+@router.get(
+    "/serie-mensal/",
+    name="serie-mensal",
+    response_model=MonthlySeries,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def monthly_series(
+    session: SessionDep,
+    _: Viewer,
+    cliente_id: OptionalClient = None,
+    de: From = None,
+    ate: To = None,
+    agrupar: Annotated[
+        Grouping,
+        Query(
+            description="Period: month, quarter or year. With trimestre/ano, `de` must open and "
+            "`ate` must close a period."
+        ),
+    ] = "mes",
+) -> MonthlySeries:
+    """Totals per period, with changes against the previous period and a year before."""
+    return await service.series(session, cliente_id, agrupar, de, ate)
+
+
+@router.get(
+    "/crescimento/",
+    name="crescimento",
+    response_model=Growth,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def growth(
+    cliente_id: ClientQuery, session: SessionDep, _: Viewer, de: From = None, ate: To = None
+) -> Growth:
+    """The client's latest month in range against the calendar month before and a year before."""
+    return await service.growth(session, cliente_id, de, ate)
+
+
+@router.get(
+    "/ranking/",
+    name="ranking",
+    response_model=Ranking,
+    responses=problem_responses(401, 403, 422),
+)
+async def ranking(
+    session: SessionDep,
+    _: Viewer,
+    de: From = None,
+    ate: To = None,
+    limite: Annotated[int, Query(ge=1, le=100, description="Items to return")] = 10,
+) -> Ranking:
+    """Clients by total consumption in range; ties share a position."""
+    return await service.ranking(session, de, ate, limite)
+
+
+@router.get(
+    "/tendencia/",
+    name="tendencia",
+    response_model=Trend,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def trend(
+    cliente_id: ClientQuery,
+    session: SessionDep,
+    _: Viewer,
+    meses: Annotated[
+        int, Query(ge=3, le=120, description="Calendar months ending at the latest with data")
+    ] = 12,
+    de: From = None,
+    ate: To = None,
+) -> Trend:
+    """Least-squares slope of the client's consumption over its last `meses` months."""
+    return await service.trend(session, cliente_id, meses, de, ate)
+
+
+@router.get(
+    "/anomalias/",
+    name="anomalias",
+    response_model=Anomalies,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def anomalies(
+    session: SessionDep,
+    _: Viewer,
+    cliente_id: OptionalClient = None,
+    de: From = None,
+    ate: To = None,
+    limite: Annotated[int, Query(ge=1, le=1000, description="Items to return")] = 100,
+) -> Anomalies:
+    """Months far from the client's own last 12 months (MAD) or from a year before."""
+    return await service.anomalies(session, cliente_id, de, ate, limite)

@@ -1,22 +1,240 @@
+"""Analytics rules: ranges, required clients, and the shape of each answer.
+
+The numbers themselves come from the repository, computed by the database.
+"""
+
 from __future__ import annotations
+
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics import repository
-from energy_api.analytics.schemas import MeanConsumption
-from energy_api.errors import NotFound
+from energy_api.analytics.repository import MONTHS_PER_PERIOD, PeriodKind, month_number
+from energy_api.analytics.schemas import (
+    Anomalies,
+    Anomaly,
+    Grouping,
+    Growth,
+    MeanConsumption,
+    MonthlySeries,
+    Ranking,
+    RankingItem,
+    SeriesPoint,
+    Summary,
+    Trend,
+)
+from energy_api.consumptions.schemas import format_month
+from energy_api.errors import InvalidInput, NotFound
+
+MAX_RANGE_MONTHS = 240
+PERIOD_KINDS: dict[Grouping, PeriodKind] = {"mes": "month", "trimestre": "quarter", "ano": "year"}
+PERIOD_NAMES: dict[Grouping, str] = {"trimestre": "quarter", "ano": "year"}
+
+
+def _client_not_found(client_id: int) -> NotFound:
+    return NotFound(f"Client {client_id} not found")
+
+
+def _no_records(client_id: int) -> NotFound:
+    return NotFound(f"Client {client_id} has no consumption records")
+
+
+def check_range(start: date | None, end: date | None) -> None:
+    """`de` not after `ate`, and at most 240 months from one to the other (inclusive)."""
+    if start is None or end is None:
+        return
+    if start > end:
+        raise InvalidInput("de", "must not be after ate")
+    if month_number(end) - month_number(start) + 1 > MAX_RANGE_MONTHS:
+        raise InvalidInput("ate", f"the range must not exceed {MAX_RANGE_MONTHS} months")
+
+
+def _label(month: date | None) -> str | None:
+    return None if month is None else format_month(month)
+
+
+def _period_label(period: int, grouping: Grouping) -> str:
+    if grouping == "mes":
+        year, month0 = divmod(period, 12)
+        return f"{year:04d}-{month0 + 1:02d}"
+    if grouping == "trimestre":
+        year, quarter0 = divmod(period, 4)
+        return f"{year:04d}-T{quarter0 + 1}"
+    return f"{period:04d}"
+
+
+async def _require_client(session: AsyncSession, client_id: int | None) -> None:
+    if client_id is not None and not await repository.client_exists(session, client_id):
+        raise _client_not_found(client_id)
 
 
 async def mean_consumption(session: AsyncSession, client_id: int) -> MeanConsumption:
     row = await repository.mean_and_latest(session, client_id)
     if not row.client_exists:
-        raise NotFound(f"Client {client_id} not found")
+        raise _client_not_found(client_id)
     if row.months == 0 or row.mean is None or row.latest_kwh is None or row.latest_month is None:
-        raise NotFound(f"Client {client_id} has no consumption records")
+        raise _no_records(client_id)
     return MeanConsumption(
         cliente_id=client_id,
         media=row.mean,
         ultimo_consumo=row.latest_kwh,
         ultimo_mes=row.latest_month,
         meses=row.months,
+    )
+
+
+async def summary(
+    session: AsyncSession, client_id: int | None, start: date | None, end: date | None
+) -> Summary:
+    check_range(start, end)
+    if client_id is None:
+        row = await repository.portfolio_summary(session, start, end)
+    else:
+        await _require_client(session, client_id)
+        row = await repository.client_summary(session, client_id, start, end)
+    return Summary(
+        de=_label(start or row.first_month),
+        ate=_label(end or row.last_month),
+        clientes=row.clients,
+        meses=row.months,
+        total_kwh=row.total,
+        media_kwh=row.mean,
+        min_kwh=row.minimum,
+        max_kwh=row.maximum,
+        kwh_por_dia=row.per_day,
+    )
+
+
+def _check_alignment(grouping: Grouping, start: date | None, end: date | None) -> None:
+    """With quarters or years, `de`/`ate` must start/end one, so no period is cut short."""
+    span = MONTHS_PER_PERIOD[PERIOD_KINDS[grouping]]
+    if span == 1:
+        return
+    name = PERIOD_NAMES[grouping]
+    if start is not None and (start.month - 1) % span != 0:
+        raise InvalidInput("de", f"must be the first month of a {name} when agrupar={grouping}")
+    if end is not None and end.month % span != 0:
+        raise InvalidInput("ate", f"must be the last month of a {name} when agrupar={grouping}")
+
+
+async def series(
+    session: AsyncSession,
+    client_id: int | None,
+    grouping: Grouping,
+    start: date | None,
+    end: date | None,
+) -> MonthlySeries:
+    check_range(start, end)
+    _check_alignment(grouping, start, end)
+    await _require_client(session, client_id)
+    rows = await repository.series(
+        session, client_id=client_id, kind=PERIOD_KINDS[grouping], start=start, end=end
+    )
+    return MonthlySeries(
+        cliente_id=client_id,
+        agrupar=grouping,
+        pontos=[
+            SeriesPoint(
+                periodo=_period_label(row.period, grouping),
+                total_kwh=row.total,
+                clientes=row.clients,
+                kwh_por_dia=row.per_day,
+                variacao_pct=row.change_pct,
+                variacao_anual_pct=row.yearly_change_pct,
+                media_movel_3=row.moving_3,
+                media_movel_12=row.moving_12,
+            )
+            for row in rows
+        ],
+    )
+
+
+async def growth(
+    session: AsyncSession, client_id: int, start: date | None, end: date | None
+) -> Growth:
+    check_range(start, end)
+    row = await repository.growth(session, client_id, start, end)
+    if not row.client_exists:
+        raise _client_not_found(client_id)
+    if row.month is None or row.kwh is None:
+        raise _no_records(client_id)
+    return Growth(
+        cliente_id=client_id,
+        mes=row.month,
+        consumo_kwh=row.kwh,
+        mes_anterior_kwh=row.previous,
+        variacao_mensal_pct=row.change_pct,
+        mesmo_mes_ano_anterior_kwh=row.year_before,
+        variacao_anual_pct=row.yearly_change_pct,
+    )
+
+
+async def ranking(
+    session: AsyncSession, start: date | None, end: date | None, limit: int
+) -> Ranking:
+    check_range(start, end)
+    result = await repository.ranking(session, start, end, limit)
+    return Ranking(
+        de=_label(start or result.first_month),
+        ate=_label(end or result.last_month),
+        itens=[
+            RankingItem(
+                posicao=item.position,
+                cliente_id=item.client_id,
+                nome=item.name,
+                total_kwh=item.total,
+                media_kwh=item.mean,
+                meses=item.months,
+            )
+            for item in result.items
+        ],
+    )
+
+
+async def trend(
+    session: AsyncSession, client_id: int, months: int, start: date | None, end: date | None
+) -> Trend:
+    check_range(start, end)
+    row = await repository.trend(session, client_id, months, start, end)
+    if not row.client_exists:
+        raise _client_not_found(client_id)
+    return Trend(
+        cliente_id=client_id,
+        meses=months,
+        pontos=row.points,
+        inclinacao_kwh_mes=row.slope,
+        variacao_pct_ano=row.yearly_pct,
+    )
+
+
+async def anomalies(
+    session: AsyncSession,
+    client_id: int | None,
+    start: date | None,
+    end: date | None,
+    limit: int,
+) -> Anomalies:
+    check_range(start, end)
+    await _require_client(session, client_id)
+    total, rows = await repository.anomalies(
+        session, client_id=client_id, start=start, end=end, limit=limit
+    )
+    return Anomalies(
+        total=total,
+        itens=[
+            Anomaly(
+                cliente_id=row.client_id,
+                nome=row.name,
+                mes=row.month,
+                consumo_kwh=row.kwh,
+                referencia_kwh=row.reference,
+                desvio_pct=row.deviation_pct,
+                score=row.score,
+                metodo=row.method,
+                severidade=row.severity,
+                direcao=row.direction,
+            )
+            for row in rows
+        ],
     )

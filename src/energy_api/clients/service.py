@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_api.analytics import repository as analytics_repository
 from energy_api.clients import repository
 from energy_api.clients.documents import DocumentError, validate_document
 from energy_api.clients.models import Client
@@ -63,5 +64,7 @@ async def update(
 
 
 async def delete(session: AsyncSession, client_id: int) -> None:
+    """Delete the client; its consumptions go with it (cascade), out of the summaries first."""
+    await analytics_repository.forget_client(session, client_id)
     if not await repository.delete_by_id(session, client_id):
         raise NotFound(f"Client {client_id} not found")

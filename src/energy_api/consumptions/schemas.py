@@ -43,6 +43,11 @@ def parse_month(value: Any, *, allow_day: bool = True) -> date:
     return first
 
 
+def format_month(value: date) -> str:
+    """`YYYY-MM`, the year always four digits (strftime's %Y does not pad years before 1000)."""
+    return f"{value.year:04d}-{value.month:02d}"
+
+
 def _parse_month_only(value: Any) -> date:
     return parse_month(value, allow_day=False)
 

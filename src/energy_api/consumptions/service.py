@@ -9,14 +9,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_api.analytics import repository as analytics_repository
+from energy_api.analytics.repository import MonthlyValue
 from energy_api.clients import repository as clients_repository
 from energy_api.consumptions import repository
 from energy_api.consumptions.models import Consumption
+from energy_api.consumptions.schemas import format_month
 from energy_api.errors import Conflict, InvalidInput, NotFound
 
 
 def _duplicate(client_id: int, month: date) -> Conflict:
-    return Conflict(f"Client {client_id} already has a consumption for {month:%Y-%m}")
+    return Conflict(f"Client {client_id} already has a consumption for {format_month(month)}")
 
 
 def _unknown_client(client_id: int) -> InvalidInput:
@@ -63,6 +66,9 @@ async def create(
         raise _duplicate(client_id, month) from None
     except repository.UnknownClient:  # deleted between the lookup and the insert
         raise _unknown_client(client_id) from None
+    await analytics_repository.record_consumption_change(
+        session, added=MonthlyValue(client_id, month, kwh)
+    )
     return consumption, name
 
 
@@ -71,6 +77,7 @@ async def update(
 ) -> tuple[Consumption, str]:
     """Apply the given wire fields (`cliente`, `mes`, `consumo_kwh`)."""
     consumption, name = await get(session, consumption_id)
+    before = MonthlyValue(consumption.client_id, consumption.month, consumption.kwh)
     values: dict[str, Any] = {}
     if "cliente" in changes and changes["cliente"] != consumption.client_id:
         name = await _client_name(session, changes["cliente"])
@@ -88,9 +95,17 @@ async def update(
         raise _duplicate(client_id, month) from None
     except repository.UnknownClient:
         raise _unknown_client(client_id) from None
+    await analytics_repository.record_consumption_change(
+        session,
+        removed=before,
+        added=MonthlyValue(consumption.client_id, consumption.month, consumption.kwh),
+    )
     return consumption, name
 
 
 async def delete(session: AsyncSession, consumption_id: int) -> None:
+    consumption, _ = await get(session, consumption_id)
+    removed = MonthlyValue(consumption.client_id, consumption.month, consumption.kwh)
     if not await repository.delete_by_id(session, consumption_id):
         raise NotFound(f"Consumption {consumption_id} not found")
+    await analytics_repository.record_consumption_change(session, removed=removed)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    PortfolioMonth,
+    PortfolioMonthLink,
+)
+from energy_api.consumptions.models import Consumption
+
+
+@pytest.fixture
+async def empty_portfolio(db_session: AsyncSession) -> None:
+    """No consumption at all, inside the test's transaction (rolled back afterwards).
+
+    Portfolio-wide answers cover every client, so tests of them start from nothing, whatever
+    other tests may have committed to the shared test database.
+    """
+    await db_session.execute(delete(Consumption))
+    await db_session.execute(delete(PortfolioMonthLink))
+    await db_session.execute(delete(PortfolioMonth))
+    await db_session.execute(delete(ClientTotal))
+    await db_session.execute(delete(ClientTrailingYear))

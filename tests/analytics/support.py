@@ -1,0 +1,104 @@
+"""Helpers for the analytics tests: records written through the consumptions service (so the
+portfolio summaries are maintained as in production) and GETs that return the JSON body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    PortfolioMonth,
+    PortfolioMonthLink,
+)
+from energy_api.clients.models import Client
+from energy_api.consumptions import service as consumptions_service
+from tests.factories import create_client
+
+API = "/api/v1/analytics"
+
+
+def month(text: str) -> date:
+    year, number = (int(part) for part in text.split("-"))
+    return date(year, number, 1)
+
+
+async def record(session: AsyncSession, customer: Client, mes: str, kwh: str) -> None:
+    """One month of consumption, written as the API writes it."""
+    await consumptions_service.create(
+        session, client_id=customer.id, month=month(mes), kwh=Decimal(kwh)
+    )
+
+
+async def customer_with(
+    session: AsyncSession, values: dict[str, str], *, nome: str = "Cliente Teste"
+) -> Client:
+    """A new client with the given {month: kWh} records."""
+    customer = await create_client(session, nome=nome)
+    for mes, kwh in values.items():
+        await record(session, customer, mes, kwh)
+    return customer
+
+
+def consecutive(first: str, values: list[str]) -> dict[str, str]:
+    """{month: kWh} for consecutive calendar months starting at `first`."""
+    start = month(first)
+    out: dict[str, str] = {}
+    for offset, kwh in enumerate(values):
+        year, month0 = divmod(start.year * 12 + start.month - 1 + offset, 12)
+        out[f"{year:04d}-{month0 + 1:02d}"] = kwh
+    return out
+
+
+async def get_ok(
+    http: AsyncClient, path: str, headers: dict[str, str], **params: Any
+) -> dict[str, Any]:
+    response = await http.get(f"{API}/{path}/", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The summary rows that say something (removals leave rows of zeros, which mean nothing)."""
+
+    months: list[tuple[Any, ...]]
+    links: list[tuple[Any, ...]]
+    totals: list[tuple[Any, ...]]
+    trailing: list[tuple[Any, ...]]
+
+
+async def _rows(session: AsyncSession, model: Any, *where: Any) -> list[tuple[Any, ...]]:
+    table = model.__table__
+    keys = list(table.primary_key.columns)
+    amounts = [column for column in table.columns if column not in keys]
+    statement = (
+        select(*table.columns)
+        .where(or_(*(column != 0 for column in amounts)), *where)
+        .order_by(*keys)
+    )
+    return [tuple(row) for row in (await session.execute(statement)).all()]
+
+
+async def snapshot(
+    session: AsyncSession, *, since: date | None = None, client_id: int | None = None
+) -> Snapshot:
+    """Every summary table; `since`/`client_id` keep only the rows of those months/that client."""
+    months = [] if since is None else [PortfolioMonth.month >= since]
+    links = [] if since is None else [PortfolioMonthLink.month >= since]
+    totals = [] if client_id is None else [ClientTotal.client_id == client_id]
+    trailing = [] if client_id is None else [ClientTrailingYear.client_id == client_id]
+    return Snapshot(
+        months=await _rows(session, PortfolioMonth, *months),
+        links=await _rows(session, PortfolioMonthLink, *links),
+        totals=await _rows(session, ClientTotal, *totals),
+        trailing=await _rows(session, ClientTrailingYear, *trailing),
+    )

@@ -1,0 +1,87 @@
+"""The analytics migration fills the summary tables from the records that already exist."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from energy_api.analytics import repository
+from energy_api.cli import migrate
+from energy_api.db import create_engine, create_sessionmaker
+from tests.analytics.support import month, snapshot
+from tests.conftest import make_settings
+
+BEFORE_ANALYTICS = "20261129_0001"
+
+
+@pytest.fixture
+async def fresh_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the test's backend, for migrating step by step."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migration.db'}"
+        return
+    name = f"energy_migration_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    connection = await asyncpg.connect(admin)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+
+async def test_upgrade_summarises_existing_records(fresh_url: str) -> None:
+    settings = make_settings(fresh_url)
+    await asyncio.to_thread(migrate, settings, BEFORE_ANALYTICS)
+    engine = create_engine(fresh_url, settings, for_migrations=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO clients (id, name, document) VALUES "
+                    "(1, 'A', '52998224725'), (2, 'B', '11144477735')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO consumptions (client_id, month, kwh) VALUES "
+                    "(1, '2025-01-01', 10.10), (1, '2025-03-01', 0.05), (2, '2025-03-01', 2.00)"
+                )
+            )
+        await asyncio.to_thread(migrate, settings)
+
+        session: AsyncSession
+        async with create_sessionmaker(engine)() as session:
+            migrated = await snapshot(session)
+            await repository.rebuild_summaries(session)
+            assert migrated == await snapshot(session)
+            assert migrated.months == [(month("2025-01"), 1010, 1), (month("2025-03"), 205, 2)]
+            assert migrated.links == [
+                (month("2025-01"), month("2025-01"), 1),
+                (month("2025-03"), month("2025-01"), 1),  # A's gap over February
+                (month("2025-03"), month("2025-03"), 1),  # B's first record
+            ]
+            assert migrated.totals == [(1, 1015, 2), (2, 200, 1)]
+            # A: 2025-01 and 2025-02 windows hold January; 2025-03..2025-12 both; 2026-01..02
+            # only March. B: 2025-03..2026-02 hold its one record.
+            assert len(migrated.trailing) == 14 + 12
+            assert migrated.trailing[:3] == [
+                (1, month("2025-01"), 1010, 1),
+                (1, month("2025-02"), 1010, 1),
+                (1, month("2025-03"), 1015, 2),
+            ]
+            await session.rollback()
+    finally:
+        await engine.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from energy_api.auth.models import Role, User
+from energy_api.clients import service as clients_service
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
 from energy_api.main import create_app
@@ -60,7 +61,8 @@ async def committed(
                 yield Committed(http, sessionmaker, customer.id, headers)
         finally:
             async with sessionmaker() as session, session.begin():
-                await session.execute(delete(Client).where(Client.id == customer.id))
+                # Through the service: the client's records leave the portfolio summaries too.
+                await clients_service.delete(session, customer.id)
                 await session.execute(delete(User).where(User.id == user.id))
 
 

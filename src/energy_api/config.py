@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     db_password: SecretStr = SecretStr("")
     db_host: str = "127.0.0.1"
     db_port: int = Field(default=5432, ge=1, le=65535)
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_max_overflow: int = Field(default=0, ge=0, le=200)
     db_pool_timeout: float = Field(default=3.0, gt=0, le=60)
     db_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=0, le=600_000)

@@ -51,6 +51,7 @@ async def mean_consumption(
 @router.get(
     "/resumo/",
     name="resumo",
+    summary="Totals, mean and extremes over a range",
     response_model=Summary,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -68,6 +69,7 @@ async def summary(
 @router.get(
     "/serie-mensal/",
     name="serie-mensal",
+    summary="Series by month, quarter or year",
     response_model=MonthlySeries,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -92,6 +94,7 @@ async def monthly_series(
 @router.get(
     "/crescimento/",
     name="crescimento",
+    summary="Latest month against the month before and a year before",
     response_model=Growth,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -105,6 +108,7 @@ async def growth(
 @router.get(
     "/ranking/",
     name="ranking",
+    summary="Clients ranked by total consumption",
     response_model=Ranking,
     responses=problem_responses(401, 403, 422),
 )
@@ -122,6 +126,7 @@ async def ranking(
 @router.get(
     "/tendencia/",
     name="tendencia",
+    summary="Trend (least-squares slope) of a client",
     response_model=Trend,
     responses=problem_responses(401, 403, 404, 422),
 )
@@ -142,6 +147,7 @@ async def trend(
 @router.get(
     "/anomalias/",
     name="anomalias",
+    summary="Months out of line with the client's history",
     response_model=Anomalies,
     responses=problem_responses(401, 403, 404, 422),
 )

@@ -46,6 +46,7 @@ from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
 from energy_api.auth.models import Role
 from energy_api.cli import migrate
+from energy_api.clients.documents import complete_cpf
 from energy_api.clients.models import Client
 from energy_api.config import Settings
 from energy_api.db import create_engine, create_sessionmaker
@@ -135,12 +136,7 @@ async def ensure_database(target: Urls, *, recreate: bool) -> None:
 
 def cpf(base: int) -> str:
     """A valid CPF whose first nine digits are `base` (zero-padded)."""
-    digits = [int(c) for c in f"{base % 1_000_000_000:09d}"]
-    for length in (9, 10):
-        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=True))
-        remainder = total % 11
-        digits.append(0 if remainder < 2 else 11 - remainder)
-    return "".join(map(str, digits))
+    return complete_cpf(f"{base % 1_000_000_000:09d}")
 
 
 def shift(month: date, months: int) -> date:

@@ -4,6 +4,7 @@ import pytest
 
 from energy_api.clients.documents import (
     DocumentError,
+    complete_cpf,
     is_valid_cnpj,
     is_valid_cpf,
     normalize_document,
@@ -225,3 +226,11 @@ def test_lenient_rejects_more_than_20_characters() -> None:
 def test_lenient_counts_length_after_normalization() -> None:
     raw = "1.2.3.4.5.6.7.8.9.0.1.2.3.4.5.6.7.8.9.0"
     assert validate_document(raw, strict=False) == "12345678901234567890"
+
+
+@pytest.mark.parametrize(
+    ("first_nine", "expected"),
+    [("529982247", "52998224725"), ("111444777", "11144477735"), ("123456789", "12345678909")],
+)
+def test_complete_cpf_appends_the_two_check_digits(first_nine: str, expected: str) -> None:
+    assert complete_cpf(first_nine) == expected

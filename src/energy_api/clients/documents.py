@@ -77,6 +77,14 @@ def is_valid_cpf(doc: str) -> bool:
     return values[9] == first and values[10] == second
 
 
+def complete_cpf(first_nine: str) -> str:
+    """The CPF whose first nine digits are ``first_nine``, with its two check digits."""
+    values = [int(c) for c in first_nine]
+    values.append(_mod11_check_digit(values, _CPF_FIRST_WEIGHTS))
+    values.append(_mod11_check_digit(values, _CPF_SECOND_WEIGHTS))
+    return "".join(map(str, values))
+
+
 def _has_cnpj_shape(doc: str) -> bool:
     """Return whether ``doc`` has 12 ``[0-9A-Z]`` characters followed by 2 digits."""
     return _CNPJ_PATTERN.fullmatch(doc) is not None

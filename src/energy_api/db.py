@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, UniqueConstraint, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
 
 from energy_api.config import Settings
 
@@ -38,6 +39,9 @@ ROLLBACK_TIMEOUT_SECONDS = 2.0
 # Client-side bound on one statement, past the server's statement_timeout, for a server that
 # stopped answering without closing the connection.
 COMMAND_TIMEOUT_MARGIN_SECONDS = 2.0
+# A connection idle in the pool for longer than this is pinged before use (see create_engine).
+PING_IF_IDLE_SECONDS = 1.0
+_CHECKED_IN_AT = "energy_api_checked_in_at"
 # SQLSTATEs that mean "the database is not available now", not "the request is wrong":
 # class 08 (connection exception), admin/crash shutdown, starting up, too many connections,
 # and statement_timeout (57014).
@@ -82,7 +86,6 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
         options["poolclass"] = NullPool
     elif backend != "sqlite":
         options.update(
-            pool_pre_ping=True,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
@@ -100,10 +103,39 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
             connect_args["command_timeout"] = timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
         options["connect_args"] = connect_args
     engine = create_async_engine(url, **options)
+    if backend != "sqlite" and not for_migrations:
+        _ping_connections_that_were_idle(engine)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _ping_connections_that_were_idle(engine: AsyncEngine) -> None:
+    """Pessimistic disconnect handling, paid only where it can help.
+
+    A connection that waited in the pool longer than `PING_IF_IDLE_SECONDS` (the database may
+    have restarted meanwhile) is pinged on checkout and replaced when dead, as `pool_pre_ping`
+    would do; one that was in use a moment ago skips the round trip. If the database goes away
+    mid-burst, the statement fails instead, the pool is invalidated, and the request gets a 503.
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _note_checkin(_: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection
+    ) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is not None and time.monotonic() - checked_in_at < PING_IF_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("connection failed its ping") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -54,7 +54,7 @@ from energy_api.auth.models import Role
 from energy_api.cli import migrate
 from energy_api.clients.models import Client
 from energy_api.config import Settings
-from energy_api.db import create_engine, create_sessionmaker
+from energy_api.db import SessionReader, create_engine, create_sessionmaker
 from energy_api.security import TokenType, encode_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def endpoints(last: date) -> list[Endpoint]:
             f"{API}/media-consumo/",
             True,
             "",
-            lambda s, c: analytics_service.mean_consumption(s, c),
+            lambda s, c: analytics_service.mean_consumption(SessionReader(s), c),
         ),
         Endpoint(
             "resumo (client)",

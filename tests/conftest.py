@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from energy_api.auth.models import Role, User
 from energy_api.cli import migrate
 from energy_api.config import Settings
-from energy_api.db import create_engine, get_session, request_transaction
+from energy_api.db import (
+    Reader,
+    SessionReader,
+    create_engine,
+    get_reader,
+    get_session,
+    request_transaction,
+)
 from energy_api.main import create_app
 from energy_api.security import TokenType, encode_token, pwd_context
 
@@ -153,7 +160,11 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
             async with request_transaction(db_session):
                 yield db_session
 
+        async def test_reader() -> Reader:
+            return SessionReader(db_session)
+
         app.dependency_overrides[get_session] = test_session
+        app.dependency_overrides[get_reader] = test_reader
         return app
 
     return build

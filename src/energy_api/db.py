@@ -11,13 +11,13 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, cast
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, UniqueConstraint, event
+from sqlalchemy import MetaData, Row, Select, UniqueConstraint, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from energy_api.config import Settings
 
@@ -109,6 +110,11 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The `postgresql://` DSN asyncpg itself takes, for a `postgresql+asyncpg://` URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _ping_connections_that_were_idle(engine: AsyncEngine) -> None:
@@ -218,6 +224,99 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Single-statement reads
+
+AnySelect = Select[*tuple[Any, ...]]
+
+
+class Reader(Protocol):
+    """Runs one read statement and returns its first row by column name, or None.
+
+    For requests whose reads are each one statement (authentication, `media-consumo`): no
+    session, no transaction and no request-long connection; each statement borrows a pooled
+    connection for its own duration.
+    """
+
+    async def first(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None: ...
+
+
+class SessionReader:
+    """A `Reader` over a session's connection: it sees the session's uncommitted work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        connection = await self.session.connection()
+        return _mapping((await connection.execute(statement, dict(params))).first())
+
+
+def _mapping(row: Row[Any] | None) -> Mapping[str, Any] | None:
+    return None if row is None else cast(Mapping[str, Any], row._mapping)
+
+
+class PoolReader:
+    """A `Reader` that borrows a pooled connection per statement, in autocommit.
+
+    On PostgreSQL the statement, compiled once by SQLAlchemy, runs on the asyncpg connection
+    itself: SQLAlchemy's execution layer costs more than the query on the hottest routes.
+    That path applies no type processing, so it takes only statements whose parameters need
+    none (checked when compiling) and returns what asyncpg returns (int, Decimal, date, …).
+    A connection that failed as `is_unavailable` is invalidated, so the pool replaces it.
+    SQLite statements go through SQLAlchemy as usual.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._native = engine.dialect.name == "postgresql"
+        self._engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._native else engine
+        )
+        self._compiled: dict[AnySelect, SQLCompiler] = {}
+
+    def _compile(self, statement: AnySelect) -> SQLCompiler:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            compiled = statement.compile(dialect=self._engine.dialect)
+            if getattr(compiled, "_bind_processors", None) or "POSTCOMPILE" in compiled.string:
+                raise ValueError("statement needs SQLAlchemy's parameter processing")
+            self._compiled[statement] = compiled
+        return compiled
+
+    async def first(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        async with self._engine.connect() as connection:
+            if not self._native:
+                return _mapping((await connection.execute(statement, dict(params))).first())
+            compiled = self._compile(statement)
+            values = compiled.construct_params(params)
+            positional = [values[name] for name in compiled.positiontup or ()]
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            try:
+                record: Mapping[str, Any] | None = await driver.fetchrow(
+                    compiled.string, *positional
+                )
+            except Exception as exc:
+                if is_unavailable(exc):
+                    await connection.invalidate()
+                raise
+            return record
+
+
+async def get_reader(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<cols>.+)$")

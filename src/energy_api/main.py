@@ -12,12 +12,19 @@ from fastapi.routing import APIRoute
 
 from energy_api import __version__
 from energy_api.analytics.router import router as analytics_router
+from energy_api.auth.principals import PrincipalCache, UserChangeListener
 from energy_api.auth.router import router as auth_router
 from energy_api.auth.router import users_router
 from energy_api.clients.router import router as clients_router
 from energy_api.config import Settings, get_settings
 from energy_api.consumptions.router import router as consumptions_router
-from energy_api.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from energy_api.db import (
+    PoolReader,
+    asyncpg_dsn,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from energy_api.docs import install_docs
 from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_responses
 from energy_api.health import router as health_router
@@ -47,9 +54,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    app.state.reader = PoolReader(engine)
+    listener = None
+    if engine.dialect.name == "postgresql":
+        listener = UserChangeListener(
+            asyncpg_dsn(settings.sqlalchemy_url),
+            app.state.principals,
+            connect_timeout=settings.db_connect_timeout,
+        )
+        await listener.start()
     try:
         yield
     finally:
+        if listener is not None:
+            await listener.stop()
         await engine.dispose()
 
 
@@ -120,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    # Who is active, per process; trusted only while the lifespan's listener hears changes.
+    app.state.principals = PrincipalCache()
     install_error_handlers(app)
     for router in (
         auth_router,

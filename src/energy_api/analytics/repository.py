@@ -65,6 +65,7 @@ from energy_api.analytics.sql import (
 )
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
+from energy_api.db import Reader
 
 CENT = Decimal("0.01")
 PeriodKind = Literal["month", "quarter", "year"]
@@ -206,15 +207,17 @@ def _mean_and_latest() -> Select[Any]:
     ).where(Consumption.client_id == CLIENT)
 
 
-async def mean_and_latest(session: AsyncSession, client_id: int) -> MeanRow:
+async def mean_and_latest(reader: Reader, client_id: int) -> MeanRow:
     """Mean of every month, and the latest month's value, for one client in one statement."""
-    row = (await _run(session, _mean_and_latest(), {"client_id": client_id})).one()
+    row = await reader.first(_mean_and_latest(), {"client_id": client_id})
+    assert row is not None  # an aggregate without GROUP BY: always one row
+    latest_kwh = row["latest_kwh"]
     return MeanRow(
-        client_exists=bool(row.client_exists),
-        months=int(row.months),
-        mean=from_cents(row.mean_cents),
-        latest_month=_as_date(row.latest_month),
-        latest_kwh=None if row.latest_kwh is None else Decimal(str(row.latest_kwh)).quantize(CENT),
+        client_exists=bool(row["client_exists"]),
+        months=int(row["months"]),
+        mean=from_cents(row["mean_cents"]),
+        latest_month=_as_date(row["latest_month"]),
+        latest_kwh=None if latest_kwh is None else Decimal(str(latest_kwh)).quantize(CENT),
     )
 
 

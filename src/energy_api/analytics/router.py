@@ -17,7 +17,7 @@ from energy_api.analytics.schemas import (
 )
 from energy_api.auth.dependencies import Viewer
 from energy_api.consumptions.schemas import MonthQuery
-from energy_api.db import SessionDep
+from energy_api.db import ReaderDep, SessionDep
 from energy_api.errors import problem_responses
 from energy_api.schemas import MAX_ID
 
@@ -42,10 +42,10 @@ To = Annotated[MonthQuery | None, Query(description="Last month reported (YYYY-M
     responses=problem_responses(401, 403, 404, 422),
 )
 async def mean_consumption(
-    cliente_id: ClientQuery, session: SessionDep, _: Viewer
+    cliente_id: ClientQuery, reader: ReaderDep, _: Viewer
 ) -> MeanConsumption:
     """A client's mean monthly consumption and its latest month's value."""
-    return await service.mean_consumption(session, cliente_id)
+    return await service.mean_consumption(reader, cliente_id)
 
 
 @router.get(

@@ -25,6 +25,7 @@ from energy_api.analytics.schemas import (
     Trend,
 )
 from energy_api.consumptions.schemas import format_month
+from energy_api.db import Reader
 from energy_api.errors import InvalidInput, NotFound
 
 MAX_RANGE_MONTHS = 240
@@ -69,8 +70,8 @@ async def _require_client(session: AsyncSession, client_id: int | None) -> None:
         raise _client_not_found(client_id)
 
 
-async def mean_consumption(session: AsyncSession, client_id: int) -> MeanConsumption:
-    row = await repository.mean_and_latest(session, client_id)
+async def mean_consumption(reader: Reader, client_id: int) -> MeanConsumption:
+    row = await repository.mean_and_latest(reader, client_id)
     if not row.client_exists:
         raise _client_not_found(client_id)
     if row.months == 0 or row.mean is None or row.latest_kwh is None or row.latest_month is None:

@@ -8,9 +8,10 @@ from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 
 from energy_api.auth import service
-from energy_api.auth.models import Role, User
+from energy_api.auth.models import Role
+from energy_api.auth.principals import Principal, PrincipalCache
 from energy_api.config import Settings
-from energy_api.db import SessionDep
+from energy_api.db import ReaderDep
 from energy_api.errors import Unauthorized
 
 TOKEN_FORM_URL = "/api/token/form/"
@@ -48,20 +49,22 @@ def no_store(response: Response) -> None:
 
 
 async def get_current_user(
-    session: SessionDep,
-    settings: SettingsDep,
+    request: Request,
+    reader: ReaderDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User:
+) -> Principal:
     if not token:
         raise Unauthorized("Not authenticated")
-    return await service.user_from_access_token(session, settings, token)
+    state = request.app.state
+    principals: PrincipalCache = state.principals
+    return await service.principal_from_access_token(reader, state.settings, principals, token)
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
 def require_role(role: Role) -> object:
-    async def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> Principal:
         service.ensure_role(user, role)
         return user
 
@@ -69,6 +72,6 @@ def require_role(role: Role) -> object:
     return Depends(dependency)
 
 
-Viewer = Annotated[User, require_role(Role.viewer)]
-Editor = Annotated[User, require_role(Role.editor)]
-Admin = Annotated[User, require_role(Role.admin)]
+Viewer = Annotated[Principal, require_role(Role.viewer)]
+Editor = Annotated[Principal, require_role(Role.editor)]
+Admin = Annotated[Principal, require_role(Role.admin)]

@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.auth.models import LoginAttempt, RefreshToken, User
-from energy_api.db import violated_constraint
+from energy_api.auth.models import LoginAttempt, RefreshToken, Role, User
+from energy_api.auth.principals import Principal
+from energy_api.db import Reader, violated_constraint
 
 USERNAME_UNIQUE = "uq_users_username"
 
@@ -26,6 +27,19 @@ def _rowcount(result: Result[Any]) -> int:
 
 async def get_by_id(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+_ACTIVE_PRINCIPAL = select(User.id, User.username, User.role).where(
+    User.id == bindparam("user_id"), User.is_active
+)
+
+
+async def get_active_principal(reader: Reader, user_id: int) -> Principal | None:
+    """The user's id, name and role if the user exists and is active (no ORM object)."""
+    row = await reader.first(_ACTIVE_PRINCIPAL, {"user_id": user_id})
+    if row is None:
+        return None
+    return Principal(id=row["id"], username=row["username"], role=Role(row["role"]))
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:

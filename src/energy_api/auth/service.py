@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.auth import repository
 from energy_api.auth.models import Role, User
+from energy_api.auth.principals import Principal, PrincipalCache
 from energy_api.auth.schemas import USERNAME_MAX_LENGTH, USERNAME_PATTERN, TokenPair
 from energy_api.config import Settings
-from energy_api.db import KeepsWork
+from energy_api.db import KeepsWork, Reader
 from energy_api.errors import AppError, Conflict, Forbidden, InvalidInput, Unauthorized
 from energy_api.security import (
     LEEWAY_SECONDS,
@@ -166,12 +167,19 @@ async def authenticate(
     return await _issue_tokens(session, settings, user, family_id=new_token_id(), now=now)
 
 
-async def _active_user(session: AsyncSession, subject: str) -> User:
+def _user_id(subject: str) -> int:
+    """The user id in a token's subject; our ids are positive 32-bit integers."""
     try:
         user_id = int(subject)
     except ValueError:
         raise Unauthorized(BAD_TOKEN) from None
-    user = await repository.get_by_id(session, user_id) if 0 < user_id < 2**31 else None
+    if not 0 < user_id < 2**31:
+        raise Unauthorized(BAD_TOKEN)
+    return user_id
+
+
+async def _active_user(session: AsyncSession, subject: str) -> User:
+    user = await repository.get_by_id(session, _user_id(subject))
     if user is None or not user.is_active:
         raise Unauthorized(BAD_TOKEN)
     return user
@@ -220,16 +228,31 @@ async def revoke(session: AsyncSession, settings: Settings, token: str) -> None:
     await repository.revoke_family_of(session, claims["jti"], _now())
 
 
-async def user_from_access_token(session: AsyncSession, settings: Settings, token: str) -> User:
+async def principal_from_access_token(
+    reader: Reader, settings: Settings, principals: PrincipalCache, token: str
+) -> Principal:
+    """The active user a valid access token speaks for, else `Unauthorized`.
+
+    Answered from `principals` when it holds the user (it forgets a user as soon as the
+    database notifies a change), else looked up and remembered.
+    """
     try:
         claims = decode_token(settings, token, expected_type=TokenType.access)
     except InvalidToken:
         raise Unauthorized(BAD_TOKEN) from None
-    return await _active_user(session, claims["sub"])
+    user_id = _user_id(claims["sub"])
+    if (cached := principals.get(user_id)) is not None:
+        return cached
+    generation = principals.generation
+    principal = await repository.get_active_principal(reader, user_id)
+    if principal is None:
+        raise Unauthorized(BAD_TOKEN)
+    principals.put(principal, generation)
+    return principal
 
 
-def ensure_role(user: User, required: Role) -> None:
-    if Role(user.role).rank < required.rank:
+def ensure_role(principal: Principal, required: Role) -> None:
+    if principal.role.rank < required.rank:
         raise Forbidden(f"Requires the {required.value} role")
 
 

@@ -18,7 +18,7 @@ The per-client summaries (client_totals, client_trailing_years: 13.1 M rows at 1
 flagged_months, the anomalies) are computed here from the values as they are generated and
 copied in parallel with the records, on a second connection; --verify N checks N clients (half
 of them random, half among those with flagged months) against the repository's own rebuild.
-The portfolio summaries are rebuilt by the repository.
+The portfolio summaries, and flagged_month_counts, are rebuilt by the repository.
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics import repository as analytics_repository
-from energy_api.analytics.models import ClientTotal, ClientTrailingYear, FlaggedMonth
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
+)
 from energy_api.analytics.repository import (
     FLAGGED_COLUMNS,
     HISTORY_MONTHS,
@@ -374,7 +379,8 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
         async with records.transaction():
             await records.execute(
                 "TRUNCATE consumptions, client_trailing_years, client_totals, flagged_months,"
-                " clients, portfolio_months, portfolio_month_links RESTART IDENTITY"
+                " flagged_month_counts, clients, portfolio_months, portfolio_month_links"
+                " RESTART IDENTITY"
             )
             for statement in DROP_INDEXES:
                 await records.execute(statement)
@@ -451,6 +457,7 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             await analytics_repository.rebuild_portfolio_summaries(session)
+            await analytics_repository.rebuild_flagged_month_counts(session)
         log("portfolio summaries rebuilt", started)
         async with create_sessionmaker(engine)() as session, session.begin():
             if await users_repository.get_by_username(session, BENCH_USER) is None:
@@ -462,7 +469,9 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
         await engine.dispose()
     connection = await asyncpg.connect(target.dsn)
     try:
-        await connection.execute("VACUUM (ANALYZE) portfolio_months, portfolio_month_links")
+        await connection.execute(
+            "VACUUM (ANALYZE) portfolio_months, portfolio_month_links, flagged_month_counts"
+        )
     finally:
         await connection.close()
     log("done", started)
@@ -490,6 +499,15 @@ async def verify(target: Urls, sample: int, seed: int) -> None:
             await session.rollback()
     finally:
         await engine.dispose()
+    # The rolled-back rebuild left dead rows and cleared the visibility map of the pages it
+    # touched: vacuum them, so the portfolio reads stay index-only.
+    connection = await asyncpg.connect(target.dsn)
+    try:
+        await connection.execute(
+            "VACUUM client_trailing_years, client_totals, flagged_months, flagged_month_counts"
+        )
+    finally:
+        await connection.close()
     if copied != rebuilt:
         raise SystemExit("generate: the copied client summaries differ from a rebuild")
     flagged = sum(1 for row in copied if row[0] == "flagged")
@@ -513,10 +531,16 @@ async def _client_summary_rows(session: AsyncSession, chosen: list[int]) -> list
         .where(FlaggedMonth.client_id.in_(chosen))
         .order_by(FlaggedMonth.client_id, FlaggedMonth.month)
     )
+    counts = await session.execute(  # every month's: the rebuild recounts them all
+        select(FlaggedMonthCount.month, FlaggedMonthCount.flagged)
+        .where(FlaggedMonthCount.flagged != 0)
+        .order_by(FlaggedMonthCount.month)
+    )
     return [
         *((r.client_id, r.month, r.total_cents, r.months) for r in trailing.scalars()),
         *((r.client_id, r.total_cents, r.months) for r in totals.scalars()),
         *(("flagged", *row) for row in flagged.all()),
+        *(("count", *row) for row in counts.all()),
     ]
 
 

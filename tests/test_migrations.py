@@ -39,6 +39,7 @@ TABLES = {
     "client_totals",
     "client_trailing_years",
     "flagged_months",
+    "flagged_month_counts",
 }
 
 

@@ -1,4 +1,5 @@
-"""Flagged months: the client-months `anomalias` reports, filled from the records.
+"""Flagged months: the client-months `anomalias` reports and their count per month, filled from
+the records.
 
 Revision ID: 20261129_0006
 Revises: 20261129_0005
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from energy_api.analytics.repository import judge_months
+from energy_api.analytics.repository import COUNT_FLAGGED_MONTHS, judge_months
 
 revision: str = "20261129_0006"
 down_revision: str | None = "20261129_0005"
@@ -54,10 +55,18 @@ def upgrade() -> None:
         "flagged_months",
         [sa.text("month DESC"), "client_id"],
     )
-    # The flags of the records that already exist, judged by the repository's own statement
+    op.create_table(
+        "flagged_month_counts",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("flagged", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("month", name=op.f("pk_flagged_month_counts")),
+    )
+    # The flags of the records that already exist, judged by the repository's own statements
     # (the rule has one definition; a later change to it comes with a migration that rebuilds).
     op.execute(judge_months(op.get_bind().dialect.name, "all"))
+    op.execute(COUNT_FLAGGED_MONTHS)
 
 
 def downgrade() -> None:
+    op.drop_table("flagged_month_counts")
     op.drop_table("flagged_months")

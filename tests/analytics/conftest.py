@@ -8,6 +8,7 @@ from energy_api.analytics.models import (
     ClientTotal,
     ClientTrailingYear,
     FlaggedMonth,
+    FlaggedMonthCount,
     PortfolioMonth,
     PortfolioMonthLink,
 )
@@ -27,3 +28,4 @@ async def empty_portfolio(db_session: AsyncSession) -> None:
     await db_session.execute(delete(ClientTotal))
     await db_session.execute(delete(ClientTrailingYear))
     await db_session.execute(delete(FlaggedMonth))
+    await db_session.execute(delete(FlaggedMonthCount))

@@ -16,6 +16,7 @@ from energy_api.analytics.models import (
     ClientTotal,
     ClientTrailingYear,
     FlaggedMonth,
+    FlaggedMonthCount,
     PortfolioMonth,
     PortfolioMonthLink,
 )
@@ -76,6 +77,7 @@ class Snapshot:
     totals: list[tuple[Any, ...]]
     trailing: list[tuple[Any, ...]]
     flagged: list[tuple[Any, ...]]
+    flag_counts: list[tuple[Any, ...]]
 
 
 async def _rows(session: AsyncSession, model: Any, *where: Any) -> list[tuple[Any, ...]]:
@@ -108,6 +110,7 @@ async def snapshot(
     totals = [] if client_id is None else [ClientTotal.client_id == client_id]
     trailing = [] if client_id is None else [ClientTrailingYear.client_id == client_id]
     flagged = [] if client_id is None else [FlaggedMonth.client_id == client_id]
+    counts = [] if since is None else [FlaggedMonthCount.month >= since]
     if since is not None:
         flagged.append(FlaggedMonth.month >= since)
     return Snapshot(
@@ -116,4 +119,5 @@ async def snapshot(
         totals=await _rows(session, ClientTotal, *totals),
         trailing=await _rows(session, ClientTrailingYear, *trailing),
         flagged=await flagged_rows(session, *flagged),
+        flag_counts=await _rows(session, FlaggedMonthCount, *counts),
     )

@@ -23,19 +23,29 @@ from tests.analytics.support import (
     get_ok,
     month,
     record,
+    snapshot,
 )
 from tests.factories import create_client
 
 pytestmark = pytest.mark.usefixtures("empty_portfolio")
 
 
-async def rebuilt_flags(session: AsyncSession) -> list[tuple[Any, ...]]:
-    """What a full rebuild would store, leaving the maintained table as it is."""
+FlagState = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+async def flag_state(session: AsyncSession) -> FlagState:
+    """flagged_months and the non-zero rows of flagged_month_counts."""
+    taken = await snapshot(session)
+    return taken.flagged, taken.flag_counts
+
+
+async def rebuilt_state(session: AsyncSession) -> FlagState:
+    """What a full rebuild would store, leaving the maintained tables as they are."""
     savepoint = await session.begin_nested()
     await repository.rebuild_flagged_months(session)
-    rows = await flagged_rows(session)
+    state = await flag_state(session)
     await savepoint.rollback()
-    return rows
+    return state
 
 
 async def record_id(session: AsyncSession, client_id: int, mes: str) -> int:
@@ -70,7 +80,7 @@ async def test_a_record_at_m_flags_m_plus_12(db_session: AsyncSession) -> None:
     await record(db_session, customer, "2024-03", "100.00")  # 2025-03's year before
 
     assert list(await flags_of(db_session, customer.id)) == ["2025-03"]
-    assert await flagged_rows(db_session) == await rebuilt_flags(db_session)
+    assert await flag_state(db_session) == await rebuilt_state(db_session)
 
 
 async def test_a_record_at_m_minus_13_does_not_touch_m(db_session: AsyncSession) -> None:
@@ -80,7 +90,7 @@ async def test_a_record_at_m_minus_13_does_not_touch_m(db_session: AsyncSession)
     await record(db_session, customer, "2024-02", "900.00")  # outside 2025-03's window
 
     assert await flags_of(db_session, customer.id) == before
-    assert await flagged_rows(db_session) == await rebuilt_flags(db_session)
+    assert await flag_state(db_session) == await rebuilt_state(db_session)
 
 
 async def test_an_update_at_m_rejudges_m_plus_12_and_keeps_m_plus_13(
@@ -101,7 +111,7 @@ async def test_an_update_at_m_rejudges_m_plus_12_and_keeps_m_plus_13(
     )
 
     assert list(await flags_of(db_session, customer.id)) == ["2025-04"]
-    assert await flagged_rows(db_session) == await rebuilt_flags(db_session)
+    assert await flag_state(db_session) == await rebuilt_state(db_session)
 
 
 async def test_a_write_replaces_the_flags_of_m_to_m_plus_12_only(db_session: AsyncSession) -> None:
@@ -133,7 +143,7 @@ async def test_deleting_the_month_removes_its_flag(db_session: AsyncSession) -> 
         db_session, await record_id(db_session, customer.id, "2025-03")
     )
 
-    assert await flagged_rows(db_session) == []
+    assert await flag_state(db_session) == ([], [])
 
 
 async def test_deleting_the_reference_removes_the_flag(db_session: AsyncSession) -> None:
@@ -143,7 +153,7 @@ async def test_deleting_the_reference_removes_the_flag(db_session: AsyncSession)
         db_session, await record_id(db_session, customer.id, "2024-03")
     )
 
-    assert await flagged_rows(db_session) == []
+    assert await flag_state(db_session) == ([], [])
 
 
 async def test_moving_a_record_to_another_client_rejudges_both(db_session: AsyncSession) -> None:
@@ -156,9 +166,10 @@ async def test_moving_a_record_to_another_client_rejudges_both(db_session: Async
         {"cliente": taker.id, "mes": month("2024-06")},
     )
 
-    rows = await flagged_rows(db_session)
+    rows, counts = await flag_state(db_session)
     assert [(row[0], row[1], row[7]) for row in rows] == [(taker.id, month("2025-06"), "alerta")]
-    assert rows == await rebuilt_flags(db_session)
+    assert counts == [(month("2025-06"), 1)]
+    assert (rows, counts) == await rebuilt_state(db_session)
 
 
 async def test_deleting_a_client_deletes_its_flags(db_session: AsyncSession) -> None:
@@ -167,7 +178,10 @@ async def test_deleting_a_client_deletes_its_flags(db_session: AsyncSession) -> 
 
     await clients_service.delete(db_session, gone.id)
 
-    assert [row[0] for row in await flagged_rows(db_session)] == [kept.id]
+    rows, counts = await flag_state(db_session)
+    assert [row[0] for row in rows] == [kept.id]
+    assert counts == [(month("2025-03"), 1)]
+    assert (rows, counts) == await rebuilt_state(db_session)
 
 
 async def test_random_writes_keep_the_table_equal_to_a_rebuild(db_session: AsyncSession) -> None:
@@ -194,7 +208,7 @@ async def test_random_writes_keep_the_table_equal_to_a_rebuild(db_session: Async
             await consumptions_service.create(
                 db_session, client_id=client_id, month=month(mes), kwh=Decimal(rng.choice(values))
             )
-    assert await flagged_rows(db_session) == await rebuilt_flags(db_session)
+    assert await flag_state(db_session) == await rebuilt_state(db_session)
 
     for _ in range(40):
         records = (await db_session.scalars(select(Consumption.id).order_by(Consumption.id))).all()
@@ -222,9 +236,9 @@ async def test_random_writes_keep_the_table_equal_to_a_rebuild(db_session: Async
             )
         else:
             await consumptions_service.delete(db_session, target)
-        maintained = await flagged_rows(db_session)
-        assert maintained == await rebuilt_flags(db_session), action
-        seen.update(f"{row[6]} {row[7]} score={row[5] is not None}" for row in maintained)
+        maintained = await flag_state(db_session)
+        assert maintained == await rebuilt_state(db_session), action
+        seen.update(f"{row[6]} {row[7]} score={row[5] is not None}" for row in maintained[0])
 
     # The walk met every kind of verdict (the seed is fixed).
     assert seen >= {

@@ -114,8 +114,10 @@ async def test_upgrade_judges_existing_records(fresh_url: str) -> None:
         session: AsyncSession
         async with create_sessionmaker(engine)() as session:
             migrated = await flagged_rows(session)
+            counts = (await snapshot(session)).flag_counts
             await repository.rebuild_flagged_months(session)
             assert migrated == await flagged_rows(session)
+            assert counts == (await snapshot(session)).flag_counts == [(month("2025-03"), 2)]
             assert migrated == [
                 (1, month("2025-03"), 30000, 10000, 20000, None, "ano_anterior", "critica", "alta"),
                 (2, month("2025-03"), 4000, 8000, -5000, None, "ano_anterior", "alerta", "baixa"),

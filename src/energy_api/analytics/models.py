@@ -120,8 +120,17 @@ class FlaggedMonth(Base):
     direction: Mapped[str] = mapped_column(String(5))
 
 
-# The portfolio's page: months in range newest first, then by client, stopped by LIMIT; and the
-# exact count of a range, from the same index (index-only).
+# The portfolio's page: months in range newest first, then by client, stopped by LIMIT.
 FLAGGED_PAGE_INDEX = Index(
     "ix_flagged_months_month_client_id", FlaggedMonth.month.desc(), FlaggedMonth.client_id
 )
+
+
+class FlaggedMonthCount(Base):
+    """How many rows of flagged_months are at `month`: the exact total of any range of the
+    portfolio's anomalias is a sum over at most 240 of these rows."""
+
+    __tablename__ = "flagged_month_counts"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    flagged: Mapped[int] = mapped_column(Integer)

@@ -54,6 +54,7 @@ from energy_api.analytics.models import (
     ClientTotal,
     ClientTrailingYear,
     FlaggedMonth,
+    FlaggedMonthCount,
     PortfolioMonth,
     PortfolioMonthLink,
 )
@@ -1011,7 +1012,8 @@ async def anomalies(
 
     Read from `flagged_months` (kept by every consumption write): the page is an index range
     in (month DESC, client_id) order stopped by LIMIT — for one client, a range of its primary
-    key — and the total an index-only count of the same range.
+    key. The portfolio's total is a sum of `flagged_month_counts` over the months in range; one
+    client's, a count of its range of the primary key.
     """
     statement = _anomalies(client_id is not None, start is not None, end is not None)
     params = _params(client_id=client_id, start=start, end=end, limit=limit)
@@ -1049,7 +1051,15 @@ def _anomalies(one_client: bool, has_start: bool, has_end: bool) -> Select[Any]:
         .limit(LIMIT)
         .subquery("page")
     )
-    total = select(func.count()).select_from(flagged).where(*where).scalar_subquery()
+    if one_client:
+        total = select(func.count()).select_from(flagged).where(*where).scalar_subquery()
+    else:
+        counts = FlaggedMonthCount
+        total = (
+            select(func.coalesce(func.sum(counts.flagged), 0))
+            .where(*_in_range(counts.month, start, end))
+            .scalar_subquery()
+        )
     return select(page, _client_name(page.c.client_id), total.label("total")).order_by(
         page.c.month.desc(), page.c.client_id
     )
@@ -1126,6 +1136,7 @@ async def record_consumption_change(
     links: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
     trailing: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
     totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    flag_counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
     for value, sign in ((removed, -1), (added, 1)):
         if value is None:
             continue
@@ -1141,16 +1152,17 @@ async def record_consumption_change(
         if after is not None:
             _add(links[(after, before or after)], (-sign,))
             _add(links[(after, value.month)], (sign,))
+    for client_id, start, end in judged_ranges(removed, added):
+        await _rejudge(session, client_id, start, end, flag_counts)
     upsert = _upsert(_dialect(session))
     for model, deltas in (
         (ClientTotal, totals),
         (ClientTrailingYear, trailing),
         (PortfolioMonth, months),
         (PortfolioMonthLink, links),
+        (FlaggedMonthCount, flag_counts),
     ):
         await _add_to_summary(session, upsert, model, deltas)
-    for client_id, start, end in judged_ranges(removed, added):
-        await _rejudge(session, client_id, start, end)
 
 
 def judged_ranges(*changed: MonthlyValue | None) -> list[tuple[int, date, date]]:
@@ -1173,17 +1185,32 @@ def judged_ranges(*changed: MonthlyValue | None) -> list[tuple[int, date, date]]
     return merged
 
 
-_CLEAR_FLAGS = delete(FlaggedMonth).where(
-    FlaggedMonth.client_id == CLIENT, FlaggedMonth.month >= START, FlaggedMonth.month <= END
+_CLEAR_FLAGS = (
+    delete(FlaggedMonth)
+    .where(FlaggedMonth.client_id == CLIENT, FlaggedMonth.month >= START, FlaggedMonth.month <= END)
+    .returning(FlaggedMonth.month)
 )
 
 
-async def _rejudge(session: AsyncSession, client_id: int, start: date, end: date) -> None:
-    """Replace one client's flagged months in start … end by the rule's verdict on them now."""
+@cache
+def _judge_range(dialect: str) -> Insert:
+    return judge_months(dialect, "range").returning(FlaggedMonth.month)
+
+
+async def _rejudge(
+    session: AsyncSession,
+    client_id: int,
+    start: date,
+    end: date,
+    counts: dict[tuple[Any, ...], list[int]],
+) -> None:
+    """Replace one client's flagged months in start … end by the rule's verdict on them now,
+    adding the change of each month's count to `counts`."""
     connection = await session.connection()
     params = {"client_id": client_id, "start": start, "end": end}
-    await connection.execute(_CLEAR_FLAGS, params)
-    await connection.execute(judge_months(_dialect(session), "range"), params)
+    for statement, sign in ((_CLEAR_FLAGS, -1), (_judge_range(_dialect(session)), 1)):
+        for month in (await connection.execute(statement, params)).scalars():
+            counts[(_required_date(month),)][0] += sign
 
 
 def _add(into: list[int], amounts: Sequence[int]) -> None:
@@ -1254,6 +1281,14 @@ async def forget_client(session: AsyncSession, client_id: int) -> None:
             PortfolioMonthLink.previous_month == links.c.previous_month,
         )
         .values(clients=PortfolioMonthLink.clients - 1)
+    )
+    flagged = (
+        select(FlaggedMonth.month).where(FlaggedMonth.client_id == client_id).subquery("flagged")
+    )
+    await session.execute(
+        update(FlaggedMonthCount)
+        .where(FlaggedMonthCount.month == flagged.c.month)
+        .values(flagged=FlaggedMonthCount.flagged - 1)
     )
 
 
@@ -1333,16 +1368,31 @@ async def rebuild_client_summaries(
 async def rebuild_flagged_months(
     session: AsyncSession, client_ids: Sequence[int] | None = None
 ) -> None:
-    """flagged_months from the consumptions, by the rule itself: all clients, or these."""
+    """flagged_months from the consumptions, by the rule itself: all clients, or these; then
+    flagged_month_counts from flagged_months."""
     connection = await session.connection()
     dialect = _dialect(session)
     if client_ids is None:
         await connection.execute(delete(FlaggedMonth))
         await connection.execute(judge_months(dialect, "all"))
-        return
-    ids = sorted(set(client_ids))
-    await connection.execute(delete(FlaggedMonth).where(FlaggedMonth.client_id.in_(ids)))
-    await connection.execute(judge_months(dialect, "clients"), {"client_ids": ids})
+    else:
+        ids = sorted(set(client_ids))
+        await connection.execute(delete(FlaggedMonth).where(FlaggedMonth.client_id.in_(ids)))
+        await connection.execute(judge_months(dialect, "clients"), {"client_ids": ids})
+    await rebuild_flagged_month_counts(session)
+
+
+COUNT_FLAGGED_MONTHS = insert(FlaggedMonthCount).from_select(
+    ["month", "flagged"],
+    select(FlaggedMonth.month, func.count()).group_by(FlaggedMonth.month),
+)
+
+
+async def rebuild_flagged_month_counts(session: AsyncSession) -> None:
+    """flagged_month_counts from flagged_months (also run by migration 20261129_0006)."""
+    connection = await session.connection()
+    await connection.execute(delete(FlaggedMonthCount))
+    await connection.execute(COUNT_FLAGGED_MONTHS)
 
 
 async def rebuild_portfolio_summaries(session: AsyncSession) -> None:

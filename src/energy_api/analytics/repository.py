@@ -1017,22 +1017,35 @@ async def anomalies(
     """
     statement = _anomalies(client_id is not None, start is not None, end is not None)
     params = _params(client_id=client_id, start=start, end=end, limit=limit)
-    rows = (await _run(session, statement, params)).all()
-    total = int(rows[0].total) if rows else 0
+    rows: Sequence[tuple[Any, ...]] = (await _run(session, statement, params)).all()
+    total = int(rows[0][-1]) if rows else 0
+    # Up to 1,000 rows: unpacked by position, which costs a fraction of attribute lookups.
     return total, [
         AnomalyRow(
-            client_id=int(row.client_id),
-            name=row.name,
-            month=_required_date(row.month),
-            kwh=_required_cents(row.kwh_cents),
-            reference=_required_cents(row.reference_cents),
-            deviation_pct=_percent(row.deviation_bp),
-            score=_percent(row.score_hundredths),
-            method=row.method,
-            severity=row.severity,
-            direction=row.direction,
+            client_id=client,
+            name=name,
+            month=_required_date(month),
+            kwh=_required_cents(kwh),
+            reference=_required_cents(reference),
+            deviation_pct=_percent(deviation),
+            score=_percent(score),
+            method=method,
+            severity=severity,
+            direction=direction,
         )
-        for row in rows
+        for (
+            client,
+            month,
+            kwh,
+            reference,
+            deviation,
+            score,
+            method,
+            severity,
+            direction,
+            name,
+            _,
+        ) in rows
     ]
 
 

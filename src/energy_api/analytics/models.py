@@ -128,7 +128,7 @@ FLAGGED_PAGE_INDEX = Index(
 
 class FlaggedMonthCount(Base):
     """How many rows of flagged_months are at `month`: the exact total of any range of the
-    portfolio's anomalias is a sum over at most 240 of these rows."""
+    portfolio's anomalias is a sum over one row per month of the range."""
 
     __tablename__ = "flagged_month_counts"
 

@@ -14,10 +14,11 @@ The consumptions' indexes and foreign key are dropped for the load and rebuilt a
 (index-only scans) and statistics. It also makes sure the viewer user `bench-viewer`
 exists, for bench/run.py's tokens.
 
-The per-client summaries (client_totals, client_trailing_years: 13.1 M rows at 12 M records)
-are computed here from the values as they are generated and copied in parallel with the
-records, on a second connection; --verify N checks N random clients against the repository's
-own rebuild. The portfolio summaries are rebuilt by the repository.
+The per-client summaries (client_totals, client_trailing_years: 13.1 M rows at 12 M records;
+flagged_months, the anomalies) are computed here from the values as they are generated and
+copied in parallel with the records, on a second connection; --verify N checks N clients (half
+of them random, half among those with flagged months) against the repository's own rebuild.
+The portfolio summaries, and flagged_month_counts, are rebuilt by the repository.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ import random
 import secrets
 import sys
 import time
+from bisect import bisect_left, insort
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from operator import sub
 from typing import Any
 
 import asyncpg
@@ -40,8 +43,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics import repository as analytics_repository
-from energy_api.analytics.models import ClientTotal, ClientTrailingYear
-from energy_api.analytics.repository import TRAILING_MONTHS
+from energy_api.analytics.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
+)
+from energy_api.analytics.repository import (
+    FLAGGED_COLUMNS,
+    HISTORY_MONTHS,
+    MAD_MIN_HISTORY,
+    TRAILING_MONTHS,
+)
 from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
 from energy_api.auth.models import Role
@@ -58,7 +71,7 @@ ANOMALY_RATE = 1 / 2_000
 NOISE_TABLE_BITS = 16
 TRAILING = TRAILING_MONTHS
 
-# Rebuilt after the load, exactly as migrations 20261129_0001 and 20261129_0005 define them.
+# Rebuilt after the load, exactly as migrations 20261129_0001, 0005 and 0006 define them.
 CONSUMPTION_INDEXES = (
     "ALTER TABLE consumptions ADD CONSTRAINT pk_consumptions PRIMARY KEY (id)",
     "ALTER TABLE consumptions ADD CONSTRAINT uq_consumptions_client_id_month "
@@ -79,6 +92,10 @@ CLIENT_SUMMARY_INDEXES = (
     "ON client_totals (total_cents DESC, client_id)",
     "ALTER TABLE client_totals ADD CONSTRAINT fk_client_totals_client_id_clients "
     "FOREIGN KEY (client_id) REFERENCES clients (id) ON DELETE CASCADE",
+    "ALTER TABLE flagged_months ADD CONSTRAINT pk_flagged_months PRIMARY KEY (client_id, month)",
+    "CREATE INDEX ix_flagged_months_month_client_id ON flagged_months (month DESC, client_id)",
+    "ALTER TABLE flagged_months ADD CONSTRAINT fk_flagged_months_client_id_clients "
+    "FOREIGN KEY (client_id) REFERENCES clients (id) ON DELETE CASCADE",
 )
 DROP_INDEXES = (
     "ALTER TABLE consumptions DROP CONSTRAINT IF EXISTS fk_consumptions_client_id_clients",
@@ -92,6 +109,9 @@ DROP_INDEXES = (
     "ALTER TABLE client_totals DROP CONSTRAINT IF EXISTS fk_client_totals_client_id_clients",
     "ALTER TABLE client_totals DROP CONSTRAINT IF EXISTS pk_client_totals",
     "DROP INDEX IF EXISTS ix_client_totals_total_cents_client_id",
+    "ALTER TABLE flagged_months DROP CONSTRAINT IF EXISTS fk_flagged_months_client_id_clients",
+    "ALTER TABLE flagged_months DROP CONSTRAINT IF EXISTS pk_flagged_months",
+    "DROP INDEX IF EXISTS ix_flagged_months_month_client_id",
 )
 
 
@@ -187,12 +207,83 @@ class ValueModel:
         return values
 
 
+Flag = tuple[int, int, int, int | None, int | None, str, str, str]
+
+
+def ratio_half_away(numerator: int, denominator: int, scale: int = 1) -> int | None:
+    """round(numerator × scale ÷ denominator), halves away from zero: `analytics.sql`'s."""
+    if denominator == 0:
+        return None
+    scaled = numerator * scale
+    if scaled >= 0:
+        return (2 * scaled + denominator) // (2 * denominator)
+    return -((2 * -scaled + denominator) // (2 * denominator))
+
+
+def judge(values: list[int]) -> Iterator[Flag]:
+    """The flagged months of one client's dense series of cents (a record every month).
+
+    `analytics.repository`'s rule on the same integers (x in cents, the median doubled, the MAD
+    quadrupled), yielding (month offset, kwh_cents, reference_cents, deviation_bp,
+    score_hundredths, method, severity, direction). In a dense series a month has six months
+    of history exactly when it is six or more months in, and before that it has no year
+    before either, so every judged month uses the MAD. --verify compares the result with the
+    repository's SQL.
+
+    The window is kept sorted as it slides. Most months are cleared without the MAD: the a + 1
+    values nearest the median (a = (n − 1) // 2) lie within MAD of it, so 4·MAD ≥ 2·w, w being
+    the narrowest span of a + 1 consecutive sorted values, and |score| ≤ 3.5 follows from
+    6745·|4x − 2·med₂| ≤ 35000·2w when w > 0.
+    """
+    window = sorted(values[: MAD_MIN_HISTORY - 1])
+    for offset in range(MAD_MIN_HISTORY, len(values)):
+        insort(window, values[offset - 1])
+        if offset > HISTORY_MONTHS:
+            del window[bisect_left(window, values[offset - HISTORY_MONTHS - 1])]
+        n = len(window)
+        a, b = (n - 1) // 2, n // 2
+        med2 = window[a] + window[b]
+        x = values[offset]
+        gap4 = 4 * x - 2 * med2
+        narrowest = min(map(sub, window[a:], window))
+        if narrowest > 0 and 6745 * abs(gap4) <= 70_000 * narrowest:
+            continue
+        distances = sorted([abs(2 * v - med2) for v in window])
+        mad4 = distances[a] + distances[b]
+        score: int | None = None
+        if mad4 > 0:
+            level = 6745 * abs(gap4)
+            if level > 70_000 * mad4:
+                severity = "critica"
+            elif level > 35_000 * mad4:
+                severity = "alerta"
+            else:
+                continue
+            score = ratio_half_away(6745 * gap4, 100 * mad4)
+        else:
+            gap2 = abs(2 * x - med2)
+            if 2 * gap2 <= med2:
+                continue
+            severity = "critica" if gap2 >= med2 else "alerta"
+        yield (
+            offset,
+            x,
+            (med2 + 1) // 2,  # the median, half-up: half_up_div(med2, 2)
+            ratio_half_away(2 * x - med2, med2, 10_000),
+            score,
+            "mad",
+            severity,
+            "alta" if 2 * x > med2 else "baixa",
+        )
+
+
 @dataclass
 class Chunk:
     consumptions: bytes  # COPY text: id, client_id, month, kwh
     trailing: bytes  # COPY text: client_id, month, total_cents, months
     totals: list[tuple[int, int, int]]  # client_id, total_cents, months
     last_client: int
+    flagged: list[tuple[Any, ...]] = field(default_factory=list)  # flagged_months rows
 
 
 def chunks(clients: int, months: list[date], seed: int) -> Iterator[Chunk]:
@@ -212,8 +303,10 @@ def chunks(clients: int, months: list[date], seed: int) -> Iterator[Chunk]:
         records: list[str] = []
         windows: list[str] = []
         totals: list[tuple[int, int, int]] = []
+        flagged: list[tuple[Any, ...]] = []
         for client_id in range(first, min(first + CLIENTS_PER_CHUNK, clients + 1)):
             values = model.client_cents()
+            flagged.extend((client_id, months[offset], *rest) for offset, *rest in judge(values))
             row_id = (client_id - 1) * per_client
             prefix = f"\t{client_id}\t"
             records.extend(
@@ -235,6 +328,7 @@ def chunks(clients: int, months: list[date], seed: int) -> Iterator[Chunk]:
             trailing="".join(windows).encode(),
             totals=totals,
             last_client=min(first + CLIENTS_PER_CHUNK - 1, clients),
+            flagged=flagged,
         )
 
 
@@ -284,8 +378,9 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
     try:
         async with records.transaction():
             await records.execute(
-                "TRUNCATE consumptions, client_trailing_years, client_totals, clients,"
-                " portfolio_months, portfolio_month_links RESTART IDENTITY"
+                "TRUNCATE consumptions, client_trailing_years, client_totals, flagged_months,"
+                " flagged_month_counts, clients, portfolio_months, portfolio_month_links"
+                " RESTART IDENTITY"
             )
             for statement in DROP_INDEXES:
                 await records.execute(statement)
@@ -299,6 +394,7 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
         to_records: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
         to_summaries: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
         totals: list[tuple[int, int, int]] = []
+        flagged: list[tuple[Any, ...]] = []
 
         async def produce() -> None:
             step = max(clients // 10, CLIENTS_PER_CHUNK)
@@ -306,6 +402,7 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
                 await to_records.put(chunk.consumptions)
                 await to_summaries.put(chunk.trailing)
                 totals.extend(chunk.totals)
+                flagged.extend(chunk.flagged)
                 if chunk.last_client % step < CLIENTS_PER_CHUNK:
                     log(f"  … {chunk.last_client * len(months):,} records generated", started)
             await to_records.put(None)
@@ -327,7 +424,14 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
         await summaries.copy_records_to_table(
             "client_totals", records=totals, columns=["client_id", "total_cents", "months"]
         )
-        log(f"{clients * len(months):,} records and their client summaries copied", started)
+        await summaries.copy_records_to_table(
+            "flagged_months", records=flagged, columns=list(FLAGGED_COLUMNS)
+        )
+        log(
+            f"{clients * len(months):,} records and their client summaries copied"
+            f" ({len(flagged):,} flagged months)",
+            started,
+        )
         await asyncio.gather(
             run_all(records, CONSUMPTION_INDEXES, started),
             run_all(summaries, CLIENT_SUMMARY_INDEXES, started),
@@ -339,7 +443,9 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
             )
         await asyncio.gather(
             records.execute("VACUUM (ANALYZE) consumptions"),
-            summaries.execute("VACUUM (ANALYZE) clients, client_trailing_years, client_totals"),
+            summaries.execute(
+                "VACUUM (ANALYZE) clients, client_trailing_years, client_totals, flagged_months"
+            ),
         )
         log("VACUUM ANALYZE done", started)
     finally:
@@ -351,6 +457,7 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             await analytics_repository.rebuild_portfolio_summaries(session)
+            await analytics_repository.rebuild_flagged_month_counts(session)
         log("portfolio summaries rebuilt", started)
         async with create_sessionmaker(engine)() as session, session.begin():
             if await users_repository.get_by_username(session, BENCH_USER) is None:
@@ -362,29 +469,52 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
         await engine.dispose()
     connection = await asyncpg.connect(target.dsn)
     try:
-        await connection.execute("VACUUM (ANALYZE) portfolio_months, portfolio_month_links")
+        await connection.execute(
+            "VACUUM (ANALYZE) portfolio_months, portfolio_month_links, flagged_month_counts"
+        )
     finally:
         await connection.close()
     log("done", started)
 
 
 async def verify(target: Urls, sample: int, seed: int) -> None:
-    """The copied client summaries equal the repository's rebuild, for a sample of clients."""
+    """The copied client summaries equal the repository's rebuild, for a sample of clients:
+    half of them at random, half among the clients with flagged months."""
     settings = settings_for(target.sqlalchemy)
     engine = create_engine(target.sqlalchemy, settings, for_migrations=True)
+    rng = random.Random(seed)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             clients = int(await session.scalar(select(func.max(Client.id))) or 0)
-            chosen = sorted(random.Random(seed).sample(range(1, clients + 1), sample))
+            chosen_set = set(rng.sample(range(1, clients + 1), sample - sample // 2))
+            with_flags = sorted(
+                set((await session.scalars(select(FlaggedMonth.client_id).distinct())).all())
+                - chosen_set
+            )
+            chosen_set.update(rng.sample(with_flags, min(sample // 2, len(with_flags))))
+            chosen = sorted(chosen_set)
             copied = await _client_summary_rows(session, chosen)
             await analytics_repository.rebuild_client_summaries(session, chosen)
             rebuilt = await _client_summary_rows(session, chosen)
             await session.rollback()
     finally:
         await engine.dispose()
+    # The rolled-back rebuild left dead rows and cleared the visibility map of the pages it
+    # touched: vacuum them, so the portfolio reads stay index-only.
+    connection = await asyncpg.connect(target.dsn)
+    try:
+        await connection.execute(
+            "VACUUM client_trailing_years, client_totals, flagged_months, flagged_month_counts"
+        )
+    finally:
+        await connection.close()
     if copied != rebuilt:
         raise SystemExit("generate: the copied client summaries differ from a rebuild")
-    print(f"verified: the client summaries of {sample} random clients equal a rebuild")
+    flagged = sum(1 for row in copied if row[0] == "flagged")
+    print(
+        f"verified: the client summaries of {len(chosen)} clients ({flagged} flagged months)"
+        " equal a rebuild"
+    )
 
 
 async def _client_summary_rows(session: AsyncSession, chosen: list[int]) -> list[tuple[Any, ...]]:
@@ -396,8 +526,21 @@ async def _client_summary_rows(session: AsyncSession, chosen: list[int]) -> list
     totals = await session.execute(
         select(ClientTotal).where(ClientTotal.client_id.in_(chosen)).order_by(ClientTotal.client_id)
     )
-    return [(r.client_id, r.month, r.total_cents, r.months) for r in trailing.scalars()] + [
-        (r.client_id, r.total_cents, r.months) for r in totals.scalars()
+    flagged = await session.execute(
+        select(*(getattr(FlaggedMonth, name) for name in FLAGGED_COLUMNS))
+        .where(FlaggedMonth.client_id.in_(chosen))
+        .order_by(FlaggedMonth.client_id, FlaggedMonth.month)
+    )
+    counts = await session.execute(  # every month's: the rebuild recounts them all
+        select(FlaggedMonthCount.month, FlaggedMonthCount.flagged)
+        .where(FlaggedMonthCount.flagged != 0)
+        .order_by(FlaggedMonthCount.month)
+    )
+    return [
+        *((r.client_id, r.month, r.total_cents, r.months) for r in trailing.scalars()),
+        *((r.client_id, r.total_cents, r.months) for r in totals.scalars()),
+        *(("flagged", *row) for row in flagged.all()),
+        *(("count", *row) for row in counts.all()),
     ]
 
 

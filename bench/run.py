@@ -119,6 +119,12 @@ def endpoints(last: date) -> list[Endpoint]:
     async def portfolio_summary(session: AsyncSession, _: int) -> Any:
         return await analytics_service.summary(session, None, None, None)
 
+    def portfolio_anomalies(start: date | None, end: date | None, limit: int) -> ServiceCall:
+        async def call(session: AsyncSession, _: int) -> Any:
+            return await analytics_service.anomalies(session, None, start, end, limit)
+
+        return call
+
     return [
         Endpoint(
             "media-consumo",
@@ -176,6 +182,27 @@ def endpoints(last: date) -> list[Endpoint]:
             False,
             series,
             portfolio_series,
+        ),
+        Endpoint(
+            "anomalias (portfolio, all months)",
+            f"{API}/anomalias/",
+            False,
+            "limite=100",
+            portfolio_anomalies(None, None, 100),
+        ),
+        Endpoint(
+            "anomalias (portfolio, all months, limite=1000)",
+            f"{API}/anomalias/",
+            False,
+            "limite=1000",
+            portfolio_anomalies(None, None, 1000),
+        ),
+        Endpoint(
+            "anomalias (portfolio, 12 months)",
+            f"{API}/anomalias/",
+            False,
+            last_year,
+            portfolio_anomalies(year_start, last, 100),
         ),
     ]
 

@@ -38,6 +38,8 @@ TABLES = {
     "portfolio_month_links",
     "client_totals",
     "client_trailing_years",
+    "flagged_months",
+    "flagged_month_counts",
 }
 
 

@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from energy_api.analytics.models import (
     ClientTotal,
     ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
     PortfolioMonth,
     PortfolioMonthLink,
 )
@@ -25,3 +27,5 @@ async def empty_portfolio(db_session: AsyncSession) -> None:
     await db_session.execute(delete(PortfolioMonth))
     await db_session.execute(delete(ClientTotal))
     await db_session.execute(delete(ClientTrailingYear))
+    await db_session.execute(delete(FlaggedMonth))
+    await db_session.execute(delete(FlaggedMonthCount))

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from energy_api.analytics.models import (
     ClientTotal,
     ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
     PortfolioMonth,
     PortfolioMonthLink,
 )
@@ -74,6 +76,8 @@ class Snapshot:
     links: list[tuple[Any, ...]]
     totals: list[tuple[Any, ...]]
     trailing: list[tuple[Any, ...]]
+    flagged: list[tuple[Any, ...]]
+    flag_counts: list[tuple[Any, ...]]
 
 
 async def _rows(session: AsyncSession, model: Any, *where: Any) -> list[tuple[Any, ...]]:
@@ -88,6 +92,15 @@ async def _rows(session: AsyncSession, model: Any, *where: Any) -> list[tuple[An
     return [tuple(row) for row in (await session.execute(statement)).all()]
 
 
+async def flagged_rows(session: AsyncSession, *where: Any) -> list[tuple[Any, ...]]:
+    """Every column of flagged_months, by client and month."""
+    table = FlaggedMonth.__table__
+    statement = (
+        select(*table.columns).where(*where).order_by(FlaggedMonth.client_id, FlaggedMonth.month)
+    )
+    return [tuple(row) for row in (await session.execute(statement)).all()]
+
+
 async def snapshot(
     session: AsyncSession, *, since: date | None = None, client_id: int | None = None
 ) -> Snapshot:
@@ -96,9 +109,15 @@ async def snapshot(
     links = [] if since is None else [PortfolioMonthLink.month >= since]
     totals = [] if client_id is None else [ClientTotal.client_id == client_id]
     trailing = [] if client_id is None else [ClientTrailingYear.client_id == client_id]
+    flagged = [] if client_id is None else [FlaggedMonth.client_id == client_id]
+    counts = [] if since is None else [FlaggedMonthCount.month >= since]
+    if since is not None:
+        flagged.append(FlaggedMonth.month >= since)
     return Snapshot(
         months=await _rows(session, PortfolioMonth, *months),
         links=await _rows(session, PortfolioMonthLink, *links),
         totals=await _rows(session, ClientTotal, *totals),
         trailing=await _rows(session, ClientTrailingYear, *trailing),
+        flagged=await flagged_rows(session, *flagged),
+        flag_counts=await _rows(session, FlaggedMonthCount, *counts),
     )

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from energy_api.analytics import repository
 from energy_api.cli import migrate
 from energy_api.db import create_engine, create_sessionmaker
-from tests.analytics.support import month, snapshot
+from tests.analytics.support import flagged_rows, month, snapshot
 from tests.conftest import make_settings
 
 BEFORE_ANALYTICS = "20261129_0001"
+BEFORE_FLAGGED_MONTHS = "20261129_0005"
 
 
 @pytest.fixture
@@ -81,6 +82,45 @@ async def test_upgrade_summarises_existing_records(fresh_url: str) -> None:
                 (1, month("2025-01"), 1010, 1),
                 (1, month("2025-02"), 1010, 1),
                 (1, month("2025-03"), 1015, 2),
+            ]
+            await session.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_judges_existing_records(fresh_url: str) -> None:
+    settings = make_settings(fresh_url)
+    await asyncio.to_thread(migrate, settings, BEFORE_FLAGGED_MONTHS)
+    engine = create_engine(fresh_url, settings, for_migrations=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO clients (id, name, document) VALUES "
+                    "(1, 'A', '52998224725'), (2, 'B', '11144477735')"
+                )
+            )
+            # A: 2025-03 is 3 × its year before (critical); B: 0.5 × (an alert), 2025-04 not.
+            await connection.execute(
+                text(
+                    "INSERT INTO consumptions (client_id, month, kwh) VALUES "
+                    "(1, '2024-03-01', 100.00), (1, '2025-03-01', 300.00),"
+                    " (2, '2024-03-01', 80.00), (2, '2025-03-01', 40.00),"
+                    " (2, '2025-04-01', 50.00)"
+                )
+            )
+        await asyncio.to_thread(migrate, settings)
+
+        session: AsyncSession
+        async with create_sessionmaker(engine)() as session:
+            migrated = await flagged_rows(session)
+            counts = (await snapshot(session)).flag_counts
+            await repository.rebuild_flagged_months(session)
+            assert migrated == await flagged_rows(session)
+            assert counts == (await snapshot(session)).flag_counts == [(month("2025-03"), 2)]
+            assert migrated == [
+                (1, month("2025-03"), 30000, 10000, 20000, None, "ano_anterior", "critica", "alta"),
+                (2, month("2025-03"), 4000, 8000, -5000, None, "ano_anterior", "alerta", "baixa"),
             ]
             await session.rollback()
     finally:

@@ -16,12 +16,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from energy_api.analytics import repository
+from energy_api.analytics.models import FlaggedMonth
 from energy_api.clients.models import Client
 from energy_api.config import Settings
 from energy_api.consumptions import service as consumptions_service
 from energy_api.consumptions.models import Consumption
 from energy_api.db import create_engine, create_sessionmaker
-from tests.analytics.support import month, snapshot
+from tests.analytics.support import flagged_rows, month, snapshot
 from tests.factories import next_cpf
 
 FAR_MONTHS = [f"2091-{number:02d}" for number in range(1, 13)]
@@ -74,3 +75,30 @@ async def test_concurrent_months_of_one_client_keep_the_links_exact(
     assert maintained.trailing == [
         (customer_id, month(f"2091-{k:02d}"), 100 * k, k) for k in range(1, 13)
     ] + [(customer_id, month(f"2092-{k:02d}"), 100 * (12 - k), 12 - k) for k in range(1, 12)]
+
+
+async def test_concurrent_months_of_one_client_keep_the_flags_exact(
+    committed_client: tuple[async_sessionmaker[AsyncSession], int],
+) -> None:
+    """Each write re-judges its months after taking the client's lock, so it sees the writes
+    committed before it, and the later ones re-judge whatever they change."""
+    sessionmaker, customer_id = committed_client
+    months = [f"2090-{number:02d}" for number in range(1, 13)] + FAR_MONTHS
+    values = ["100.00", "101.00", "99.00", "100.00", "300.00", "100.00"] * 4  # a spike a half-year
+
+    async def write(mes: str, kwh: str) -> None:
+        async with sessionmaker() as session, session.begin():
+            await consumptions_service.create(
+                session, client_id=customer_id, month=month(mes), kwh=Decimal(kwh)
+            )
+
+    await asyncio.gather(*(write(mes, kwh) for mes, kwh in zip(months, values, strict=True)))
+
+    async with sessionmaker() as session, session.begin():
+        mine = FlaggedMonth.client_id == customer_id
+        maintained = await flagged_rows(session, mine)
+        await repository.rebuild_flagged_months(session, [customer_id])
+        rebuilt = await flagged_rows(session, mine)
+        await session.rollback()
+    assert maintained == rebuilt
+    assert len(maintained) >= 3  # the spikes once a year-before or six months of history exist

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from energy_api.consumptions.models import Consumption
@@ -89,3 +89,48 @@ TOTAL_RANKING_INDEX = Index(
     ClientTotal.total_cents.desc(),
     ClientTotal.client_id,
 )
+
+
+class FlaggedMonth(Base):
+    """One client-month that `anomalias` reports, with every figure of its answer but the name.
+
+    Amounts are whole cents, `deviation_bp` hundredths of a percent and `score_hundredths`
+    hundredths, already rounded as the response shows them. Kept by `record_consumption_change`:
+    a change at month m re-judges the client's months m … m + 12 (m, and the months whose
+    12-month history holds m) with the same SQL as the rebuild, `repository.judge_months`.
+    """
+
+    __tablename__ = "flagged_months"
+    __table_args__ = (
+        CheckConstraint("method IN ('mad', 'ano_anterior')", name="method"),
+        CheckConstraint("severity IN ('alerta', 'critica')", name="severity"),
+        CheckConstraint("direction IN ('alta', 'baixa')", name="direction"),
+    )
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    kwh_cents: Mapped[int] = mapped_column(BigInteger)
+    reference_cents: Mapped[int] = mapped_column(BigInteger)
+    deviation_bp: Mapped[int | None] = mapped_column(BigInteger)  # null when the reference is 0
+    score_hundredths: Mapped[int | None] = mapped_column(BigInteger)  # mad with MAD > 0 only
+    method: Mapped[str] = mapped_column(String(12))
+    severity: Mapped[str] = mapped_column(String(7))
+    direction: Mapped[str] = mapped_column(String(5))
+
+
+# The portfolio's page: months in range newest first, then by client, stopped by LIMIT.
+FLAGGED_PAGE_INDEX = Index(
+    "ix_flagged_months_month_client_id", FlaggedMonth.month.desc(), FlaggedMonth.client_id
+)
+
+
+class FlaggedMonthCount(Base):
+    """How many rows of flagged_months are at `month`: the exact total of any range of the
+    portfolio's anomalias is a sum over one row per month of the range."""
+
+    __tablename__ = "flagged_month_counts"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    flagged: Mapped[int] = mapped_column(Integer)

@@ -6,8 +6,9 @@ come back as a few rows of integers; Python only turns cents into Decimals.
 
 Portfolio-wide answers read the summary tables of `analytics.models` (a row per month, the
 month-to-previous-month links of every client, each client's all-time and trailing-12-month
-totals), which this module keeps in step with the consumptions in the same transaction as each
-write (`record_consumption_change`, `forget_client`); `rebuild_summaries` recomputes them.
+totals, the flagged client-months of `anomalias`), which this module keeps in step with the
+consumptions in the same transaction as each write (`record_consumption_change`,
+`forget_client`); `rebuild_summaries` recomputes them.
 Statements are built once per shape and reused with bound parameters.
 """
 
@@ -46,11 +47,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import CTE, Subquery
 
 from energy_api.analytics.models import (
     ClientTotal,
     ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
     PortfolioMonth,
     PortfolioMonthLink,
 )
@@ -863,49 +867,37 @@ def _doubled_median(dialect: str, name: str, source: CTE, value: ColumnElement[A
     )
 
 
-async def anomalies(
-    session: AsyncSession,
-    *,
-    client_id: int | None,
-    start: date | None,
-    end: date | None,
-    limit: int,
-) -> tuple[int, list[AnomalyRow]]:
-    """Months far from the client's own recent history (robust z-score), or from a year before.
+# Which records a judgement covers: one client's months START … END (a write's re-judgement),
+# the clients in CLIENT_IDS, or every record (rebuilds).
+JudgedScope = Literal["range", "clients", "all"]
+CLIENT_IDS = bindparam("client_ids", type_=Integer, expanding=True)
+FLAGGED_COLUMNS = (
+    "client_id",
+    "month",
+    "kwh_cents",
+    "reference_cents",
+    "deviation_bp",
+    "score_hundredths",
+    "method",
+    "severity",
+    "direction",
+)
 
-    Units stay integers: x and the year-before value in cents, the median doubled (half-cents)
-    and the MAD quadrupled (quarter-cents), so the thresholds are exact comparisons:
+
+def _judged_months(dialect: str, scope: JudgedScope) -> Select[Any]:
+    """The anomaly rule: the flagged months among the records in scope, as `flagged_months` rows.
+
+    The one definition of the rule (issue section 6). For each record (month m, value x), the
+    client's records in m−12 … m−1 are its history, whatever the scope. Units stay integers: x
+    and the year-before value in cents, the median doubled (half-cents) and the MAD quadrupled
+    (quarter-cents), so the thresholds are exact comparisons:
     |0.6745 (x − med) / mad| > 3.5  ⇔  6745·|4x − 2·med₂| > 35000·mad₄.
     """
-    statement = _anomalies(
-        _dialect(session), client_id is not None, start is not None, end is not None
-    )
-    params = _params(client_id=client_id, start=start, end=end, limit=limit)
-    rows = (await _run(session, statement, params)).all()
-    total = int(rows[0].total) if rows else 0
-    return total, [
-        AnomalyRow(
-            client_id=int(row.client_id),
-            name=row.name,
-            month=_required_date(row.month),
-            kwh=_required_cents(row.x),
-            reference=_required_cents(row.reference),
-            deviation_pct=_percent(row.deviation),
-            score=_percent(row.score),
-            method=row.method,
-            severity=row.severity,
-            direction=row.direction,
-        )
-        for row in rows
-    ]
-
-
-@cache
-def _anomalies(dialect: str, one_client: bool, has_start: bool, has_end: bool) -> Select[Any]:
-    start, end = _optional(has_start, START), _optional(has_end, END)
-    target_filter = _in_range(Consumption.month, start, end)
-    if one_client:
-        target_filter.append(Consumption.client_id == CLIENT)
+    target_filter: list[ColumnElement[bool]] = []
+    if scope == "range":
+        target_filter = [Consumption.client_id == CLIENT, *_in_range(Consumption.month, START, END)]
+    elif scope == "clients":
+        target_filter = [Consumption.client_id.in_(CLIENT_IDS)]
     targets = (
         select(Consumption.client_id, Consumption.month, cents(Consumption.kwh).label("x"))
         .where(*target_filter)
@@ -983,36 +975,108 @@ def _anomalies(dialect: str, one_client: bool, has_start: bool, has_end: bool) -
         else_=null(),
     )
     reference2 = case((use_mad, med2), else_=literal(2) * y)  # half-cents
-    flagged = (
-        select(
-            joined.c.client_id,
-            joined.c.month,
-            x.label("x"),
-            half_up_div(reference2, literal(2)).label("reference"),
-            ratio_half_away(literal(2) * x - reference2, reference2, 10_000).label("deviation"),
-            case(
-                (and_(use_mad, mad4 > 0), ratio_half_away(6745 * gap4, 100 * mad4)),
-                else_=null(),
-            ).label("score"),
-            case((use_mad, literal("mad")), else_=literal("ano_anterior")).label("method"),
-            severity.label("severity"),
-            case((literal(2) * x > reference2, literal("alta")), else_=literal("baixa")).label(
-                "direction"
-            ),
+    return select(
+        joined.c.client_id,
+        joined.c.month,
+        x.label("kwh_cents"),
+        half_up_div(reference2, literal(2)).label("reference_cents"),
+        ratio_half_away(literal(2) * x - reference2, reference2, 10_000).label("deviation_bp"),
+        case(
+            (and_(use_mad, mad4 > 0), ratio_half_away(6745 * gap4, 100 * mad4)),
+            else_=null(),
+        ).label("score_hundredths"),
+        case((use_mad, literal("mad")), else_=literal("ano_anterior")).label("method"),
+        severity.label("severity"),
+        case((literal(2) * x > reference2, literal("alta")), else_=literal("baixa")).label(
+            "direction"
+        ),
+    ).where(severity.is_not(None))
+
+
+@cache
+def judge_months(dialect: str, scope: JudgedScope) -> Insert:
+    """INSERT the flagged months among the records in scope into `flagged_months`.
+
+    The caller first deletes the rows it replaces. Also run by migration 20261129_0006 (scope
+    "all") to fill the table from the records that exist.
+    """
+    return insert(FlaggedMonth).from_select(list(FLAGGED_COLUMNS), _judged_months(dialect, scope))
+
+
+async def anomalies(
+    session: AsyncSession,
+    *,
+    client_id: int | None,
+    start: date | None,
+    end: date | None,
+    limit: int,
+) -> tuple[int, list[AnomalyRow]]:
+    """Months far from the client's own recent history (robust z-score), or from a year before.
+
+    Read from `flagged_months` (kept by every consumption write): the page is an index range
+    in (month DESC, client_id) order stopped by LIMIT — for one client, a range of its primary
+    key. The portfolio's total is a sum of `flagged_month_counts` over the months in range; one
+    client's, a count of its range of the primary key.
+    """
+    statement = _anomalies(client_id is not None, start is not None, end is not None)
+    params = _params(client_id=client_id, start=start, end=end, limit=limit)
+    rows: Sequence[tuple[Any, ...]] = (await _run(session, statement, params)).all()
+    total = int(rows[0][-1]) if rows else 0
+    # Up to 1,000 rows: unpacked by position, which costs a fraction of attribute lookups.
+    return total, [
+        AnomalyRow(
+            client_id=client,
+            name=name,
+            month=_required_date(month),
+            kwh=_required_cents(kwh),
+            reference=_required_cents(reference),
+            deviation_pct=_percent(deviation),
+            score=_percent(score),
+            method=method,
+            severity=severity,
+            direction=direction,
         )
-        .where(severity.is_not(None))
-        # Computed whole, then paged: without the fence PostgreSQL plans the joins above as if
-        # LIMIT could stop them early, but count(*) OVER () reads every flagged row anyway.
-        .cte("flagged")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
+        for (
+            client,
+            month,
+            kwh,
+            reference,
+            deviation,
+            score,
+            method,
+            severity,
+            direction,
+            name,
+            _,
+        ) in rows
+    ]
+
+
+@cache
+def _anomalies(one_client: bool, has_start: bool, has_end: bool) -> Select[Any]:
+    start, end = _optional(has_start, START), _optional(has_end, END)
+    flagged = FlaggedMonth
+    where = _in_range(flagged.month, start, end)
+    if one_client:
+        where.append(flagged.client_id == CLIENT)
+    newest_first = (flagged.month.desc(), flagged.client_id)
     page = (
-        select(flagged, func.count().over().label("total"))
-        .order_by(flagged.c.month.desc(), flagged.c.client_id)
+        select(*(getattr(flagged, name) for name in FLAGGED_COLUMNS))
+        .where(*where)
+        .order_by(*newest_first)
         .limit(LIMIT)
         .subquery("page")
     )
-    return select(page, _client_name(page.c.client_id)).order_by(
+    if one_client:
+        total = select(func.count()).select_from(flagged).where(*where).scalar_subquery()
+    else:
+        counts = FlaggedMonthCount
+        total = (
+            select(func.coalesce(func.sum(counts.flagged), 0))
+            .where(*_in_range(counts.month, start, end))
+            .scalar_subquery()
+        )
+    return select(page, _client_name(page.c.client_id), total.label("total")).order_by(
         page.c.month.desc(), page.c.client_id
     )
 
@@ -1088,6 +1152,7 @@ async def record_consumption_change(
     links: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
     trailing: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
     totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    flag_counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
     for value, sign in ((removed, -1), (added, 1)):
         if value is None:
             continue
@@ -1103,14 +1168,65 @@ async def record_consumption_change(
         if after is not None:
             _add(links[(after, before or after)], (-sign,))
             _add(links[(after, value.month)], (sign,))
+    for client_id, start, end in judged_ranges(removed, added):
+        await _rejudge(session, client_id, start, end, flag_counts)
     upsert = _upsert(_dialect(session))
     for model, deltas in (
         (ClientTotal, totals),
         (ClientTrailingYear, trailing),
         (PortfolioMonth, months),
         (PortfolioMonthLink, links),
+        (FlaggedMonthCount, flag_counts),
     ):
         await _add_to_summary(session, upsert, model, deltas)
+
+
+def judged_ranges(*changed: MonthlyValue | None) -> list[tuple[int, date, date]]:
+    """(client, first, last month) whose flags the changed records can alter, merged per client.
+
+    A record at month m is the value of month m and part of the history (m−12 … m−1) or the
+    year before (m−12) of the months m+1 … m+12: those 13 months, and no other, are re-judged.
+    """
+    spans = sorted(
+        (value.client_id, value.month, _shift(value.month, HISTORY_MONTHS))
+        for value in changed
+        if value is not None
+    )
+    merged: list[tuple[int, date, date]] = []
+    for client_id, first, last in spans:
+        if merged and merged[-1][0] == client_id and first <= _shift(merged[-1][2], 1):
+            merged[-1] = (client_id, merged[-1][1], max(merged[-1][2], last))
+        else:
+            merged.append((client_id, first, last))
+    return merged
+
+
+_CLEAR_FLAGS = (
+    delete(FlaggedMonth)
+    .where(FlaggedMonth.client_id == CLIENT, FlaggedMonth.month >= START, FlaggedMonth.month <= END)
+    .returning(FlaggedMonth.month)
+)
+
+
+@cache
+def _judge_range(dialect: str) -> Insert:
+    return judge_months(dialect, "range").returning(FlaggedMonth.month)
+
+
+async def _rejudge(
+    session: AsyncSession,
+    client_id: int,
+    start: date,
+    end: date,
+    counts: dict[tuple[Any, ...], list[int]],
+) -> None:
+    """Replace one client's flagged months in start … end by the rule's verdict on them now,
+    adding the change of each month's count to `counts`."""
+    connection = await session.connection()
+    params = {"client_id": client_id, "start": start, "end": end}
+    for statement, sign in ((_CLEAR_FLAGS, -1), (_judge_range(_dialect(session)), 1)):
+        for month in (await connection.execute(statement, params)).scalars():
+            counts[(_required_date(month),)][0] += sign
 
 
 def _add(into: list[int], amounts: Sequence[int]) -> None:
@@ -1182,6 +1298,14 @@ async def forget_client(session: AsyncSession, client_id: int) -> None:
         )
         .values(clients=PortfolioMonthLink.clients - 1)
     )
+    flagged = (
+        select(FlaggedMonth.month).where(FlaggedMonth.client_id == client_id).subquery("flagged")
+    )
+    await session.execute(
+        update(FlaggedMonthCount)
+        .where(FlaggedMonthCount.month == flagged.c.month)
+        .values(flagged=FlaggedMonthCount.flagged - 1)
+    )
 
 
 async def rebuild_summaries(session: AsyncSession) -> None:
@@ -1193,7 +1317,8 @@ async def rebuild_summaries(session: AsyncSession) -> None:
 async def rebuild_client_summaries(
     session: AsyncSession, client_ids: Sequence[int] | None = None
 ) -> None:
-    """client_totals and client_trailing_years from the consumptions: all, or these clients'."""
+    """client_totals, client_trailing_years and flagged_months from the consumptions: all, or
+    these clients'."""
     only: list[ColumnElement[bool]] = []
     records: list[ColumnElement[bool]] = []
     if client_ids is not None:
@@ -1205,6 +1330,7 @@ async def rebuild_client_summaries(
             *([] if client_ids is None else [ClientTrailingYear.client_id.in_(client_ids)])
         )
     )
+    await rebuild_flagged_months(session, client_ids)
     await session.execute(
         insert(ClientTotal).from_select(
             ["client_id", "total_cents", "months"],
@@ -1253,6 +1379,36 @@ async def rebuild_client_summaries(
             select(rolled).where(rolled.c.months > 0),
         )
     )
+
+
+async def rebuild_flagged_months(
+    session: AsyncSession, client_ids: Sequence[int] | None = None
+) -> None:
+    """flagged_months from the consumptions, by the rule itself: all clients, or these; then
+    flagged_month_counts from flagged_months."""
+    connection = await session.connection()
+    dialect = _dialect(session)
+    if client_ids is None:
+        await connection.execute(delete(FlaggedMonth))
+        await connection.execute(judge_months(dialect, "all"))
+    else:
+        ids = sorted(set(client_ids))
+        await connection.execute(delete(FlaggedMonth).where(FlaggedMonth.client_id.in_(ids)))
+        await connection.execute(judge_months(dialect, "clients"), {"client_ids": ids})
+    await rebuild_flagged_month_counts(session)
+
+
+COUNT_FLAGGED_MONTHS = insert(FlaggedMonthCount).from_select(
+    ["month", "flagged"],
+    select(FlaggedMonth.month, func.count()).group_by(FlaggedMonth.month),
+)
+
+
+async def rebuild_flagged_month_counts(session: AsyncSession) -> None:
+    """flagged_month_counts from flagged_months (also run by migration 20261129_0006)."""
+    connection = await session.connection()
+    await connection.execute(delete(FlaggedMonthCount))
+    await connection.execute(COUNT_FLAGGED_MONTHS)
 
 
 async def rebuild_portfolio_summaries(session: AsyncSession) -> None:

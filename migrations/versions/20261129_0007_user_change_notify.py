@@ -5,7 +5,7 @@ transaction commits; `energy_api.auth.principals.UserChangeListener` drops that 
 process's cache. SQLite has no NOTIFY: there the app looks the user up on every request.
 
 Revision ID: 20261129_0007
-Revises: 20261129_0005
+Revises: 20261129_0006
 Create Date: 2026-11-29
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261129_0007"
-down_revision: str | None = "20261129_0005"
+down_revision: str | None = "20261129_0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -301,14 +301,13 @@ class PoolReader:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             try:
-                record: Mapping[str, Any] | None = await driver.fetchrow(
-                    compiled.string, *positional
-                )
+                record = await driver.fetchrow(compiled.string, *positional)
             except Exception as exc:
                 if is_unavailable(exc):
                     await connection.invalidate()
                 raise
-            return record
+            # asyncpg's Record indexes by name but iterates values: a real mapping instead.
+            return None if record is None else dict(record.items())
 
 
 async def get_reader(request: Request) -> Reader:

@@ -86,7 +86,7 @@ class PrincipalCache:
     def put(self, principal: Principal, generation: int) -> None:
         if not self._enabled or generation != self._generation:
             return
-        if len(self._entries) >= self.max_entries:
+        if len(self._entries) >= self.max_entries and principal.id not in self._entries:
             self._entries.clear()
         self._entries[principal.id] = (time.monotonic() + self.ttl_seconds, principal)
 

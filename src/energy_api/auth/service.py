@@ -274,7 +274,8 @@ async def set_active(session: AsyncSession, username: str, *, active: bool) -> b
     """Activate or deactivate a user; False when there is no such user.
 
     Deactivation also revokes the user's refresh tokens, so reactivating later does not bring
-    old logins back. Its access tokens fail on their next use (the user is looked up each time).
+    old logins back. Its access tokens fail on their next use: each process forgets the user as
+    soon as the database notifies the change (`energy_api.auth.principals`).
     """
     user_id = await repository.set_active(session, username, active=active)
     if user_id is None:

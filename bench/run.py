@@ -472,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref-dir", type=Path, default=SHARED)
     parser.add_argument("--ref-port", type=int, default=8102)
     parser.add_argument("--ab-rounds", type=int, default=3)
+    parser.add_argument(
+        "--minimal",
+        action="store_true",
+        help="with --reference: also serve bench/minimal_app.py (the request as the smallest "
+        "FastAPI app) in the A/B rounds",
+    )
     args = parser.parse_args(argv)
 
     if shutil.which("wrk") is None and args.runs > 0:
@@ -498,28 +504,16 @@ def main(argv: list[str] | None = None) -> int:
     ab: dict[str, list[Run]] = {"service": [], "reference": []}
     print(f"load average before: {load_average()} (cpus: {os.cpu_count()})", flush=True)
     if args.runs > 0:
-        with ExitStack() as servers:
-            for t in targets:
-                command, env = serve_command(t, args.workers)
-                servers.enter_context(serving(command, env, f"{t.base}/health/"))
-            for t in targets:  # a short warm-up per endpoint, not counted
-                for e in selected[t.label]:
-                    wrk(t.base + e.path, LUA, wrk_env(t.facts, e), args, duration=2)
-            for run in range(args.runs):
-                for index in range(len(selected[targets[0].label])):
-                    for t in targets:
-                        e = selected[t.label][index]
-                        measured = wrk(
-                            t.base + e.path, LUA, wrk_env(t.facts, e), args, args.duration
-                        )
-                        results[(t.label, e.name)].runs.append(measured)
-                        print(
-                            f"run {run + 1}/{args.runs} {t.label} {e.name}:"
-                            f" {measured.requests_per_second:,.0f} req/s,"
-                            f" p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms,"
-                            f" errors {measured.errors} (load {load_average()})",
-                            flush=True,
-                        )
+        with ExitStack() as first_server:
+            command, env = serve_command(targets[0], args.workers)
+            first_server.enter_context(serving(command, env, f"{targets[0].base}/health/"))
+            with ExitStack() as other_servers:
+                for t in targets[1:]:
+                    command, env = serve_command(t, args.workers)
+                    other_servers.enter_context(serving(command, env, f"{t.base}/health/"))
+                measure_endpoints(args, targets, selected, results)
+            # The other server is stopped: the A/B servers get every connection the database
+            # allows (max_connections 100 here: 2 × (20 + 1) of ours, 2 × 10 of the reference).
             if args.reference:
                 ab = reference_ab(args, targets[0], secret)
         print(f"load average after: {load_average()}")
@@ -562,13 +556,14 @@ def main(argv: list[str] | None = None) -> int:
             each = ", ".join(f"{r:.2f}" for r in ratios)
             print(f"  {e.name}: {statistics.median(ratios):.2f} ({each})")
     if args.reference and args.runs > 0:
-        ours = statistics.median(r.requests_per_second for r in ab["service"])
         theirs = statistics.median(r.requests_per_second for r in ab["reference"])
-        print(
-            f"\nmedia-consumo A/B ({args.ab_rounds} rounds): service {ours:,.0f} req/s "
-            f"{[round(r.requests_per_second) for r in ab['service']]}, reference {theirs:,.0f} "
-            f"{[round(r.requests_per_second) for r in ab['reference']]}, ratio {ours / theirs:.2f}"
-        )
+        print(f"\nmedia-consumo A/B ({args.ab_rounds} rounds), req/s, ratio to the reference:")
+        for name, measured in ab.items():
+            rates = [r.requests_per_second for r in measured]
+            median = statistics.median(rates)
+            print(
+                f"  {name}: {median:,.0f} {[round(r) for r in rates]}, ratio {median / theirs:.2f}"
+            )
     if args.json_out:
         args.json_out.write_text(
             json.dumps(
@@ -583,6 +578,31 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     return 0
+
+
+def measure_endpoints(
+    args: argparse.Namespace,
+    targets: Sequence[Target],
+    selected: dict[str, list[Endpoint]],
+    results: dict[tuple[str, str], Result],
+) -> None:
+    """A short warm-up per endpoint, then `--runs` rounds over every endpoint and target."""
+    for t in targets:
+        for e in selected[t.label]:
+            wrk(t.base + e.path, LUA, wrk_env(t.facts, e), args, duration=2)
+    for run in range(args.runs):
+        for index in range(len(selected[targets[0].label])):
+            for t in targets:
+                e = selected[t.label][index]
+                measured = wrk(t.base + e.path, LUA, wrk_env(t.facts, e), args, args.duration)
+                results[(t.label, e.name)].runs.append(measured)
+                print(
+                    f"run {run + 1}/{args.runs} {t.label} {e.name}:"
+                    f" {measured.requests_per_second:,.0f} req/s,"
+                    f" p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms,"
+                    f" errors {measured.errors} (load {load_average()})",
+                    flush=True,
+                )
 
 
 def wrk_env(facts: Facts, endpoint: Endpoint) -> dict[str, str]:
@@ -615,11 +635,23 @@ def reference_ab(args: argparse.Namespace, target: Target, secret: str) -> dict[
         "WRK_PATH": f"{API}/media-consumo/",
     }
     ref_base = f"http://127.0.0.1:{args.ref_port}"
+    contenders = [("service", target.base), ("reference", ref_base)]
     runs: dict[str, list[Run]] = {"service": [], "reference": []}
-    with serving(command, ref_env, f"{ref_base}/"):
+    with ExitStack() as servers:
+        servers.enter_context(serving(command, ref_env, f"{ref_base}/"))
         wrk(ref_base + env["WRK_PATH"], media, env, args, duration=2)
+        if args.minimal:
+            minimal_base = f"http://127.0.0.1:{args.ref_port + 1}"
+            minimal = [uvicorn, "bench.minimal_app:app", "--app-dir", str(ROOT), "--workers", "2"]
+            minimal += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+            minimal += ["--port", str(args.ref_port + 1)]
+            minimal_env = {"MINIMAL_DSN": target.urls.dsn, "MINIMAL_SECRET": secret}
+            servers.enter_context(serving(minimal, minimal_env, f"{minimal_base}/docs"))
+            wrk(minimal_base + env["WRK_PATH"], media, env, args, duration=2)
+            contenders.insert(1, ("minimal FastAPI", minimal_base))
+            runs["minimal FastAPI"] = []
         for round_ in range(args.ab_rounds):
-            for name, url in (("service", target.base), ("reference", ref_base)):
+            for name, url in contenders:
                 measured = wrk(url + env["WRK_PATH"], media, env, args, args.duration)
                 runs[name].append(measured)
                 print(

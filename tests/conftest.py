@@ -262,3 +262,20 @@ async def client_without_database() -> AsyncIterator[AsyncClient]:
     app = create_app(make_settings("sqlite+aiosqlite://"))
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         yield client
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty database of each backend, dropped afterwards (for the migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    base = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+    name = f"energy_migrations_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_admin_dsn(base))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

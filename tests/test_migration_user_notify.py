@@ -8,13 +8,7 @@ trigger sends is tested in tests/auth/test_user_change_notify.py.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import asyncpg
-import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
@@ -22,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from energy_api.cli import alembic_config, migrate
 from energy_api.db import create_engine
-from tests.conftest import BACKENDS, DEFAULT_PG_URL, _admin_dsn, make_settings
+from tests.conftest import make_settings
 
 REVISION = "20261129_0007"
 PREVIOUS = "20261129_0005"
@@ -35,22 +29,6 @@ WHERE c.relname = 'users' AND NOT t.tgisinternal
 """
 PG_FUNCTIONS = "SELECT proname FROM pg_proc WHERE proname = :name"
 SQLITE_TRIGGERS = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-
-
-@pytest.fixture(params=BACKENDS)
-async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
-        return
-    base = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
-    name = f"energy_migrations_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_admin_dsn(base))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def upgrade(url: str, revision: str = "head") -> None:

@@ -6,26 +6,20 @@ Each test gets a fresh, empty database (not the session's), on PostgreSQL and SQ
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import asyncpg
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 
 from energy_api.cli import alembic_config, migrate
 from energy_api.db import Base, create_engine
 from energy_api.models import load_all_models
-from tests.conftest import BACKENDS, DEFAULT_PG_URL, _admin_dsn, make_settings
+from tests.conftest import make_settings
 
 TABLES = {
     "users",
@@ -41,22 +35,6 @@ TABLES = {
     "flagged_months",
     "flagged_month_counts",
 }
-
-
-@pytest.fixture(params=BACKENDS)
-async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
-        return
-    base = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
-    name = f"energy_migrations_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_admin_dsn(base))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def upgrade(url: str) -> None:

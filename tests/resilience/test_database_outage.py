@@ -118,6 +118,7 @@ class Run:
     load_finished: bool = False
     clients: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
+    written: asyncio.Event = field(default_factory=asyncio.Event)  # a write was answered 201
 
     def during_outage(self, outcomes: list[Outcome]) -> list[Outcome]:
         """Requests sent and answered while the server was surely down."""
@@ -165,6 +166,8 @@ async def _writer(
                 document,
             )
         )
+        if response.status_code == 201:
+            run.written.set()
         await asyncio.sleep(0.01)
 
 
@@ -205,7 +208,11 @@ async def outage(cluster: Cluster) -> Run:
             *(asyncio.create_task(_writer(client, headers, run, stop)) for _ in range(WRITERS)),
             asyncio.create_task(_reader(client, headers, run, stop)),
         ]
-        await asyncio.sleep(1.0)  # healthy traffic first
+        # Healthy traffic first: until writes succeed (a cold app on a new cluster may take a
+        # moment on a busy machine), then a little more.
+        async with asyncio.timeout(RECOVERY_BOUND * 2):
+            await run.written.wait()
+        await asyncio.sleep(0.5)
 
         await asyncio.to_thread(cluster.stop_immediately)
         run.down_at = time.monotonic()

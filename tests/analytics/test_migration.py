@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import asyncpg
-import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics import repository
@@ -23,38 +17,19 @@ BEFORE_ANALYTICS = "20261129_0001"
 BEFORE_FLAGGED_MONTHS = "20261129_0005"
 
 
-@pytest.fixture
-async def fresh_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of the test's backend, for migrating step by step."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migration.db'}"
-        return
-    name = f"energy_migration_{uuid.uuid4().hex[:12]}"
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    connection = await asyncpg.connect(admin)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
+TWO_CLIENTS = text(
+    "INSERT INTO clients (id, name, document) VALUES "
+    "(1, 'A', '52998224725'), (2, 'B', '11144477735')"
+)
 
 
-async def test_upgrade_summarises_existing_records(fresh_url: str) -> None:
-    settings = make_settings(fresh_url)
+async def test_upgrade_summarises_existing_records(empty_database_url: str) -> None:
+    settings = make_settings(empty_database_url)
     await asyncio.to_thread(migrate, settings, BEFORE_ANALYTICS)
-    engine = create_engine(fresh_url, settings, for_migrations=True)
+    engine = create_engine(empty_database_url, settings, for_migrations=True)
     try:
         async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO clients (id, name, document) VALUES "
-                    "(1, 'A', '52998224725'), (2, 'B', '11144477735')"
-                )
-            )
+            await connection.execute(TWO_CLIENTS)
             await connection.execute(
                 text(
                     "INSERT INTO consumptions (client_id, month, kwh) VALUES "
@@ -88,18 +63,13 @@ async def test_upgrade_summarises_existing_records(fresh_url: str) -> None:
         await engine.dispose()
 
 
-async def test_upgrade_judges_existing_records(fresh_url: str) -> None:
-    settings = make_settings(fresh_url)
+async def test_upgrade_judges_existing_records(empty_database_url: str) -> None:
+    settings = make_settings(empty_database_url)
     await asyncio.to_thread(migrate, settings, BEFORE_FLAGGED_MONTHS)
-    engine = create_engine(fresh_url, settings, for_migrations=True)
+    engine = create_engine(empty_database_url, settings, for_migrations=True)
     try:
         async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO clients (id, name, document) VALUES "
-                    "(1, 'A', '52998224725'), (2, 'B', '11144477735')"
-                )
-            )
+            await connection.execute(TWO_CLIENTS)
             # A: 2025-03 is 3 × its year before (critical); B: 0.5 × (an alert), 2025-04 not.
             await connection.execute(
                 text(

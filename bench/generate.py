@@ -42,19 +42,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository as analytics_repository
-from energy_api.analytics.models import (
-    ClientTotal,
-    ClientTrailingYear,
-    FlaggedMonth,
-    FlaggedMonthCount,
-)
-from energy_api.analytics.repository import (
-    FLAGGED_COLUMNS,
-    HISTORY_MONTHS,
-    MAD_MIN_HISTORY,
-    TRAILING_MONTHS,
-)
 from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
 from energy_api.auth.models import Role
@@ -63,6 +50,22 @@ from energy_api.clients.documents import complete_cpf
 from energy_api.clients.models import Client
 from energy_api.config import Settings
 from energy_api.db import create_engine, create_sessionmaker
+from energy_api.months import from_index, parse_month_only
+from energy_api.months import index as month_index
+from energy_api.months import shift as shift_month
+from energy_api.summaries import service as summaries_service
+from energy_api.summaries.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
+)
+from energy_api.summaries.rule import (
+    FLAGGED_COLUMNS,
+    HISTORY_MONTHS,
+    MAD_MIN_HISTORY,
+    TRAILING_MONTHS,
+)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/energy_bench"
 BENCH_USER = "bench-viewer"
@@ -159,14 +162,10 @@ def cpf(base: int) -> str:
     return complete_cpf(f"{base % 1_000_000_000:09d}")
 
 
-def shift(month: date, months: int) -> date:
-    year, month0 = divmod(month.year * 12 + month.month - 1 + months, 12)
-    return date(year, month0 + 1, 1)
-
-
 def month_list(end: date, count: int) -> list[date]:
-    last = end.year * 12 + end.month - 1
-    return [date(i // 12, i % 12 + 1, 1) for i in range(last - count + 1, last + 1)]
+    """The `count` consecutive months ending at `end`."""
+    last = month_index(end)
+    return [from_index(number) for number in range(last - count + 1, last + 1)]
 
 
 class ValueModel:
@@ -223,12 +222,12 @@ def ratio_half_away(numerator: int, denominator: int, scale: int = 1) -> int | N
 def judge(values: list[int]) -> Iterator[Flag]:
     """The flagged months of one client's dense series of cents (a record every month).
 
-    `analytics.repository`'s rule on the same integers (x in cents, the median doubled, the MAD
+    `summaries.rule` on the same integers (x in cents, the median doubled, the MAD
     quadrupled), yielding (month offset, kwh_cents, reference_cents, deviation_bp,
     score_hundredths, method, severity, direction). In a dense series a month has six months
     of history exactly when it is six or more months in, and before that it has no year
     before either, so every judged month uses the MAD. --verify compares the result with the
-    repository's SQL.
+    rule's SQL.
 
     The window is kept sorted as it slides. Most months are cleared without the MAD: the a + 1
     values nearest the median (a = (n − 1) // 2) lie within MAD of it, so 4·MAD ≥ 2·w, w being
@@ -296,7 +295,7 @@ def chunks(clients: int, months: list[date], seed: int) -> Iterator[Chunk]:
     month_text = model.month_text
     window_text = [
         m.isoformat()
-        for m in month_list(shift(months[-1], TRAILING - 1), len(months) + TRAILING - 1)
+        for m in month_list(shift_month(months[-1], TRAILING - 1), len(months) + TRAILING - 1)
     ]
     per_client = len(months)
     for first in range(1, clients + 1, CLIENTS_PER_CHUNK):
@@ -456,8 +455,7 @@ async def load(target: Urls, clients: int, months: list[date], seed: int) -> Non
     engine = create_engine(target.sqlalchemy, settings, for_migrations=True)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            await analytics_repository.rebuild_portfolio_summaries(session)
-            await analytics_repository.rebuild_flagged_month_counts(session)
+            await summaries_service.rebuild_portfolio(session)
         log("portfolio summaries rebuilt", started)
         async with create_sessionmaker(engine)() as session, session.begin():
             if await users_repository.get_by_username(session, BENCH_USER) is None:
@@ -494,7 +492,7 @@ async def verify(target: Urls, sample: int, seed: int) -> None:
             chosen_set.update(rng.sample(with_flags, min(sample // 2, len(with_flags))))
             chosen = sorted(chosen_set)
             copied = await _client_summary_rows(session, chosen)
-            await analytics_repository.rebuild_client_summaries(session, chosen)
+            await summaries_service.rebuild_clients(session, chosen)
             rebuilt = await _client_summary_rows(session, chosen)
             await session.rollback()
     finally:
@@ -544,17 +542,12 @@ async def _client_summary_rows(session: AsyncSession, chosen: list[int]) -> list
     ]
 
 
-def parse_month(text: str) -> date:
-    year, month = (int(part) for part in text.split("-"))
-    return date(year, month, 1)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__)
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--months", type=int, required=True)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--end", type=parse_month, default=date(2025, 12, 1), help="YYYY-MM")
+    parser.add_argument("--end", type=parse_month_only, default=date(2025, 12, 1), help="YYYY-MM")
     parser.add_argument("--seed", type=int, default=20261129)
     parser.add_argument(
         "--recreate", action="store_true", help="drop the database first (it must be a bench one)"

@@ -47,7 +47,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.generate import BENCH_USER, DEFAULT_URL, Urls, urls
 from energy_api.analytics import service as analytics_service
-from energy_api.analytics.models import PortfolioMonth
 from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
 from energy_api.auth.models import Role
@@ -55,7 +54,9 @@ from energy_api.cli import migrate
 from energy_api.clients.models import Client
 from energy_api.config import Settings
 from energy_api.db import SessionReader, create_engine, create_sessionmaker
+from energy_api.months import shift as shift_month
 from energy_api.security import TokenType, encode_token
+from energy_api.summaries.models import PortfolioMonth
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("wrk.lua")
@@ -100,13 +101,8 @@ class Result:
         return f"{min(values):,.0f}–{max(values):,.0f}" if len(values) > 1 else "—"
 
 
-def shift(month: date, months: int) -> date:
-    year, month0 = divmod(month.year * 12 + month.month - 1 + months, 12)
-    return date(year, month0 + 1, 1)
-
-
 def endpoints(last: date) -> list[Endpoint]:
-    year_start, series_start = shift(last, -11), shift(last, -119)
+    year_start, series_start = shift_month(last, -11), shift_month(last, -119)
     last_year = f"de={year_start:%Y-%m}&ate={last:%Y-%m}"
     series = f"de={series_start:%Y-%m}&ate={last:%Y-%m}"
 

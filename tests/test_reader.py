@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import JSON, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from energy_api.analytics import repository as analytics_repository
-from energy_api.analytics.repository import _mean_and_latest
+from energy_api.analytics.queries import mean as mean_queries
+from energy_api.analytics.queries.mean import _mean_and_latest
 from energy_api.auth import repository as auth_repository
 from energy_api.auth.models import Role, User
 from energy_api.auth.repository import _ACTIVE_PRINCIPAL
@@ -124,9 +124,9 @@ async def test_mean_and_latest_reads_as_through_a_session(
     params = {"client_id": committed_client}
     pooled = as_dict(await pool.first(_mean_and_latest(), params))
     assert pooled == as_dict(await session_reader.first(_mean_and_latest(), params))
-    row = await analytics_repository.mean_and_latest(pool, committed_client)
-    assert row == await analytics_repository.mean_and_latest(session_reader, committed_client)
-    assert row == analytics_repository.MeanRow(
+    row = await mean_queries.mean_and_latest(pool, committed_client)
+    assert row == await mean_queries.mean_and_latest(session_reader, committed_client)
+    assert row == mean_queries.MeanRow(
         client_exists=True,
         months=3,
         mean=Decimal("103.38"),  # (1010 + 5 + 30000) / 3 = 10338.33… cents
@@ -139,8 +139,8 @@ async def test_mean_and_latest_of_a_missing_client_reads_as_through_a_session(
     engine: AsyncEngine, session_reader: ShortSessionReader
 ) -> None:
     pool = PoolReader(engine)
-    row = await analytics_repository.mean_and_latest(pool, MISSING_ID)
-    assert row == await analytics_repository.mean_and_latest(session_reader, MISSING_ID)
+    row = await mean_queries.mean_and_latest(pool, MISSING_ID)
+    assert row == await mean_queries.mean_and_latest(session_reader, MISSING_ID)
     assert not row.client_exists
     assert row.months == 0
 

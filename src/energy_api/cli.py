@@ -8,13 +8,14 @@ import getpass
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_api import months
 from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
 from energy_api.auth.models import Role
@@ -25,6 +26,7 @@ from energy_api.config import ConfigError, Settings, load_settings
 from energy_api.consumptions import service as consumptions_service
 from energy_api.db import create_engine, create_sessionmaker
 from energy_api.errors import AppError
+from energy_api.summaries import service as summaries_service
 
 T = TypeVar("T")
 
@@ -137,21 +139,65 @@ def seed_demo(settings: Settings) -> None:
         for index, (name, document) in enumerate(DEMO_CLIENTS):
             if await clients_repository.get_by_document(session, normalize_document(document)):
                 continue
-            client = await clients_service.create(session, settings, nome=name, documento=document)
+            client = await clients_service.create(session, settings, name=name, document=document)
             created += 1
+            this_month = today.replace(day=1)
             for back in range(24):
-                year, month0 = divmod(today.year * 12 + today.month - 1 - back, 12)
-                seasonal = Decimal(abs(6 - month0) * 12)
+                month = months.shift(this_month, -back)
+                seasonal = Decimal(abs(7 - month.month) * 12)
                 await consumptions_service.create(
                     session,
                     client_id=client.id,
-                    month=date(year, month0 + 1, 1),
+                    month=month,
                     kwh=Decimal(180 + 70 * index) + seasonal + Decimal(back % 5) / 4,
                 )
         return created
 
     created = asyncio.run(_in_session(settings, work))
     print(f"seeded {created} demo client(s) with 24 months each")
+
+
+def verify_summaries(settings: Settings) -> bool:
+    """Compare every summary table with a rebuild; print the differences; True when exact."""
+
+    async def work(session: AsyncSession) -> list[summaries_service.Drift]:
+        if session.get_bind().dialect.name == "postgresql":
+            # One snapshot for every comparison: concurrent writes are seen whole or not at all.
+            await session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        return await summaries_service.verify(session)
+
+    drifts = asyncio.run(_in_session(settings, work))
+    for drift in drifts:
+        print(f"{drift.table}: {drift.missing} row(s) missing, {drift.extra} row(s) extra")
+        for row in drift.missing_rows:
+            print(f"  expected, not stored: {row}")
+        for row in drift.extra_rows:
+            print(f"  stored, not expected: {row}")
+    if not drifts:
+        print("summaries: every table equals a rebuild from the consumptions")
+    return not drifts
+
+
+def rebuild_summaries(settings: Settings, client_ids: Sequence[int]) -> None:
+    """Rebuild every summary table, or only the given clients' own rows."""
+
+    async def work(session: AsyncSession) -> None:
+        if not client_ids:
+            await summaries_service.rebuild_all(session)
+            return
+        missing = set(client_ids) - await clients_service.lock(session, client_ids)
+        if missing:
+            raise CommandError(f"no client with id {', '.join(map(str, sorted(missing)))}")
+        await summaries_service.rebuild_clients(session, client_ids)
+
+    asyncio.run(_in_session(settings, work))
+    which = "every summary table" if not client_ids else f"client(s) {list(client_ids)}"
+    print(f"rebuilt {which} from the consumptions")
 
 
 def serve(
@@ -194,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reload", action="store_true")
     run.add_argument("--no-access-log", dest="access_log", action="store_false")
     commands.add_parser("seed-demo", help="a few demo clients with 24 months of consumption")
+    summaries = commands.add_parser("summaries", help="check or repair the analytics summaries")
+    summaries_commands = summaries.add_subparsers(dest="summaries_command", required=True)
+    summaries_commands.add_parser(
+        "verify", help="compare every summary row with a rebuild; exit 1 on any difference"
+    )
+    rebuild = summaries_commands.add_parser(
+        "rebuild",
+        help="rebuild every summary table (writers wait), or with --client only those clients' "
+        "own rows (their totals, trailing years and flagged months)",
+    )
+    rebuild.add_argument("--client", type=int, action="append", default=[], metavar="ID")
     return parser
 
 
@@ -215,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(settings, args.host, args.port, args.workers, args.reload, args.access_log)
         elif args.command == "seed-demo":
             seed_demo(settings)
+        elif args.command == "summaries" and args.summaries_command == "verify":
+            return 0 if verify_summaries(settings) else 1
+        elif args.command == "summaries" and args.summaries_command == "rebuild":
+            rebuild_summaries(settings, args.client)
     except (ConfigError, CommandError) as exc:
         print(f"energy-api: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from energy_api.db import is_unavailable, is_unstorable_text
+from energy_api.db import is_retryable, is_unavailable, is_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -202,10 +202,11 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
     """The one place where driver, pool and network failures become HTTP answers.
 
     Connection-level failures (refused, reset, closed, pool exhausted, shutdown, statement
-    timeout) are a 503 the client may retry; text PostgreSQL cannot store is a 422; anything
-    else is a bug (500).
+    or lock timeout, SQLite's busy timeout) are a 503 the client may retry, and so is a
+    deadlock or serialization failure that outlived the route's own retries; text PostgreSQL
+    cannot store is a 422; anything else is a bug (500).
     """
-    if is_unavailable(exc):
+    if is_unavailable(exc) or is_retryable(exc):
         logger.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return problem_response(
             HTTPStatus.SERVICE_UNAVAILABLE,

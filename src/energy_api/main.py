@@ -25,10 +25,10 @@ from energy_api.db import (
     create_read_sessionmaker,
     create_sessionmaker,
 )
-from energy_api.docs import install_docs
 from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_responses
-from energy_api.health import router as health_router
-from energy_api.middleware import install_middleware
+from energy_api.http.docs import install_docs
+from energy_api.http.health import router as health_router
+from energy_api.http.middleware import install_middleware
 
 DESCRIPTION = """
 Register clients and their monthly energy consumption, and read analytics over them.

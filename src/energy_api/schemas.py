@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+from energy_api import months
 
 T = TypeVar("T")
 
@@ -19,12 +30,79 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip")]
 
 
-def _assume_utc(value: datetime) -> datetime:
-    # SQLite returns naive UTC timestamps; the wire always carries an offset.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+# The largest kWh value a record holds: NUMERIC(10, 2).
+KWH_MAX = Decimal("99999999.99")
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+def _reject_bool(value: Any) -> Any:
+    # JSON true/false is not an id (pydantic would read true as 1).
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+def _reject_non_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _number(value: Decimal) -> float:
+    return float(value)
+
+
+# A reference to a row by id in a body. The bounds come first so that JSON Schema shows them
+# as minimum/maximum (pydantic keeps constraints written after a validator as raw keys).
+IdRef = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_reject_bool)]
+
+MonthInput = Annotated[
+    date,
+    BeforeValidator(months.parse),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": months.PATTERN,
+            "description": f"Month as YYYY-MM or YYYY-MM-01, {months.RANGE_TEXT}",
+            "examples": ["2026-02"],
+        }
+    ),
+]
+MonthQuery = Annotated[
+    date,
+    BeforeValidator(months.parse_month_only),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": months.MONTH_ONLY_PATTERN,
+            "description": f"Month as YYYY-MM, {months.RANGE_TEXT}",
+            "examples": ["2026-02"],
+        }
+    ),
+]
+KwhInput = Annotated[
+    Decimal,
+    BeforeValidator(_reject_non_number),
+    Field(ge=0, le=KWH_MAX, max_digits=10, decimal_places=2),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": float(KWH_MAX),
+            "multipleOf": 0.01,
+            "description": "kWh, at most 2 decimals",
+            "examples": [350.5],
+        }
+    ),
+]
+KwhOutput = Annotated[
+    Decimal,
+    PlainSerializer(_number, return_type=float),
+    WithJsonSchema({"type": "number", "examples": [350.5]}),
+]
+MonthOutput = Annotated[
+    date,
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-02-01"]}),
+]
 
 
 # NUL (PostgreSQL cannot store it in text) and unpaired surrogates (not encodable as UTF-8).

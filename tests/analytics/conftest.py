@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics.models import (
+from energy_api.consumptions.models import Consumption
+from energy_api.summaries.models import (
     ClientTotal,
     ClientTrailingYear,
     FlaggedMonth,
@@ -12,7 +13,6 @@ from energy_api.analytics.models import (
     PortfolioMonth,
     PortfolioMonthLink,
 )
-from energy_api.consumptions.models import Consumption
 
 
 @pytest.fixture

@@ -12,7 +12,10 @@ from httpx import AsyncClient
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics.models import (
+from energy_api import months
+from energy_api.clients.models import Client
+from energy_api.consumptions import service as consumptions_service
+from energy_api.summaries.models import (
     ClientTotal,
     ClientTrailingYear,
     FlaggedMonth,
@@ -20,14 +23,13 @@ from energy_api.analytics.models import (
     PortfolioMonth,
     PortfolioMonthLink,
 )
-from energy_api.clients.models import Client
-from energy_api.consumptions import service as consumptions_service
 from tests.factories import create_client
 
 API = "/api/v1/analytics"
 
 
 def month(text: str) -> date:
+    """`YYYY-MM` → its first day (any year, so tests can also build months out of range)."""
     year, number = (int(part) for part in text.split("-"))
     return date(year, number, 1)
 
@@ -54,8 +56,7 @@ def consecutive(first: str, values: list[str]) -> dict[str, str]:
     start = month(first)
     out: dict[str, str] = {}
     for offset, kwh in enumerate(values):
-        year, month0 = divmod(start.year * 12 + start.month - 1 + offset, 12)
-        out[f"{year:04d}-{month0 + 1:02d}"] = kwh
+        out[months.label(months.shift(start, offset))] = kwh
     return out
 
 

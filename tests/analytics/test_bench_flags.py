@@ -10,9 +10,10 @@ from bench.generate import ValueModel, judge, month_list
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository
-from energy_api.analytics.models import FlaggedMonth
 from energy_api.consumptions.models import Consumption
+from energy_api.summaries import service as summaries_service
+from energy_api.summaries.models import FlaggedMonth
+from energy_api.summaries.rule import FLAGGED_COLUMNS
 from tests.analytics.support import flagged_rows
 from tests.factories import create_client
 
@@ -46,7 +47,7 @@ async def test_generated_flags_equal_the_repository_rule(db_session: AsyncSessio
         )
         expected += [(customer.id, MONTHS[offset], *rest) for offset, *rest in judge(values)]
 
-    await repository.rebuild_flagged_months(db_session)
+    await summaries_service.rebuild_all(db_session)
 
     assert await flagged_rows(db_session) == expected
     kinds = {(row[7], row[5] is None) for row in expected}
@@ -55,6 +56,4 @@ async def test_generated_flags_equal_the_repository_rule(db_session: AsyncSessio
 
 
 def test_the_generator_copies_flags_in_the_table_column_order() -> None:
-    assert [column.name for column in FlaggedMonth.__table__.columns] == list(
-        repository.FLAGGED_COLUMNS
-    )
+    assert [column.name for column in FlaggedMonth.__table__.columns] == list(FLAGGED_COLUMNS)

@@ -11,11 +11,12 @@ from httpx import AsyncClient
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository
-from energy_api.analytics.models import FlaggedMonth
 from energy_api.clients import service as clients_service
 from energy_api.consumptions import service as consumptions_service
 from energy_api.consumptions.models import Consumption
+from energy_api.consumptions.service import ConsumptionChanges
+from energy_api.summaries import service as summaries_service
+from energy_api.summaries.models import FlaggedMonth
 from tests.analytics.support import (
     consecutive,
     customer_with,
@@ -42,7 +43,7 @@ async def flag_state(session: AsyncSession) -> FlagState:
 async def rebuilt_state(session: AsyncSession) -> FlagState:
     """What a full rebuild would store, leaving the maintained tables as they are."""
     savepoint = await session.begin_nested()
-    await repository.rebuild_flagged_months(session)
+    await summaries_service.rebuild_all(session)
     state = await flag_state(session)
     await savepoint.rollback()
     return state
@@ -107,7 +108,7 @@ async def test_an_update_at_m_rejudges_m_plus_12_and_keeps_m_plus_13(
     await consumptions_service.update(
         db_session,
         await record_id(db_session, customer.id, "2024-03"),
-        {"consumo_kwh": Decimal("300.00")},
+        ConsumptionChanges(kwh=Decimal("300.00")),
     )
 
     assert list(await flags_of(db_session, customer.id)) == ["2025-04"]
@@ -163,7 +164,7 @@ async def test_moving_a_record_to_another_client_rejudges_both(db_session: Async
     await consumptions_service.update(
         db_session,
         await record_id(db_session, giver.id, "2024-03"),
-        {"cliente": taker.id, "mes": month("2024-06")},
+        ConsumptionChanges(client_id=taker.id, month=month("2024-06")),
     )
 
     rows, counts = await flag_state(db_session)
@@ -224,7 +225,7 @@ async def test_random_writes_keep_the_table_equal_to_a_rebuild(db_session: Async
             )
         elif action == "value":
             await consumptions_service.update(
-                db_session, target, {"consumo_kwh": Decimal(rng.choice(values))}
+                db_session, target, ConsumptionChanges(kwh=Decimal(rng.choice(values)))
             )
         elif action in ("month", "client"):
             current, _ = await consumptions_service.get(db_session, target)
@@ -232,7 +233,7 @@ async def test_random_writes_keep_the_table_equal_to_a_rebuild(db_session: Async
             await consumptions_service.update(
                 db_session,
                 target,
-                {"cliente": client_id, "mes": month(await free_month(client_id))},
+                ConsumptionChanges(client_id=client_id, month=month(await free_month(client_id))),
             )
         else:
             await consumptions_service.delete(db_session, target)
@@ -306,7 +307,7 @@ async def test_rebuilding_some_clients_leaves_the_others_flags_alone(
         update(FlaggedMonth).where(FlaggedMonth.client_id == kept.id).values(kwh_cents=1)
     )
 
-    await repository.rebuild_client_summaries(db_session, [repaired.id])
+    await summaries_service.rebuild_clients(db_session, [repaired.id])
 
     rows = await flagged_rows(db_session)
     assert [(row[0], row[2]) for row in rows] == [(kept.id, 1), (repaired.id, 2000)]

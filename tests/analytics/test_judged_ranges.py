@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from energy_api.analytics.repository import MonthlyValue, judged_ranges
+from energy_api.summaries.maintenance import judged_ranges
 from tests.analytics.support import month
 
 
 def test_a_record_is_judged_with_the_twelve_months_after_it() -> None:
-    ranges = judged_ranges(MonthlyValue(7, month("2024-03"), Decimal(1)))
+    ranges = judged_ranges([(7, month("2024-03"))])
 
     assert ranges == [(7, month("2024-03"), month("2025-03"))]
 
 
 def test_a_move_within_a_year_is_one_range_and_a_far_one_two() -> None:
-    old = MonthlyValue(7, month("2024-03"), Decimal(1))
+    old = (7, month("2024-03"))
 
-    near = judged_ranges(old, MonthlyValue(7, month("2025-04"), Decimal(1)))  # adjacent
-    far = judged_ranges(old, MonthlyValue(7, month("2025-05"), Decimal(1)))
-    other_client = judged_ranges(old, MonthlyValue(8, month("2024-03"), Decimal(1)))
+    near = judged_ranges([old, (7, month("2025-04"))])  # adjacent
+    far = judged_ranges([old, (7, month("2025-05"))])
+    other_client = judged_ranges([old, (8, month("2024-03"))])
 
     assert near == [(7, month("2024-03"), month("2026-04"))]
     assert far == [(7, month("2024-03"), month("2025-03")), (7, month("2025-05"), month("2026-05"))]

@@ -7,9 +7,9 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository
 from energy_api.cli import migrate
 from energy_api.db import create_engine, create_sessionmaker
+from energy_api.summaries import service as summaries_service
 from tests.analytics.support import flagged_rows, month, snapshot
 from tests.conftest import make_settings
 
@@ -41,7 +41,7 @@ async def test_upgrade_summarises_existing_records(empty_database_url: str) -> N
         session: AsyncSession
         async with create_sessionmaker(engine)() as session:
             migrated = await snapshot(session)
-            await repository.rebuild_summaries(session)
+            await summaries_service.rebuild_all(session)
             assert migrated == await snapshot(session)
             assert migrated.months == [(month("2025-01"), 1010, 1), (month("2025-03"), 205, 2)]
             assert migrated.links == [
@@ -85,7 +85,7 @@ async def test_upgrade_judges_existing_records(empty_database_url: str) -> None:
         async with create_sessionmaker(engine)() as session:
             migrated = await flagged_rows(session)
             counts = (await snapshot(session)).flag_counts
-            await repository.rebuild_flagged_months(session)
+            await summaries_service.rebuild_all(session)
             assert migrated == await flagged_rows(session)
             assert counts == (await snapshot(session)).flag_counts == [(month("2025-03"), 2)]
             assert migrated == [

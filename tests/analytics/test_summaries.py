@@ -9,11 +9,12 @@ from httpx import AsyncClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository
-from energy_api.analytics.models import ClientTotal
 from energy_api.clients import repository as clients_repository
 from energy_api.consumptions import service as consumptions_service
 from energy_api.consumptions.models import Consumption
+from energy_api.consumptions.service import ConsumptionChanges
+from energy_api.summaries import service as summaries_service
+from energy_api.summaries.models import ClientTotal
 from tests.analytics.support import API, Snapshot, customer_with, get_ok, month, snapshot
 from tests.factories import create_client
 
@@ -30,7 +31,7 @@ async def record_id(session: AsyncSession, client_id: int, mes: str) -> int:
 
 
 async def rebuilt(session: AsyncSession) -> Snapshot:
-    await repository.rebuild_summaries(session)
+    await summaries_service.rebuild_all(session)
     return await snapshot(session)
 
 
@@ -42,18 +43,24 @@ async def test_summaries_equal_a_rebuild_after_inserts_moves_and_deletes(
     extra, _ = await consumptions_service.create(
         db_session, client_id=a.id, month=month("2025-02"), kwh=Decimal("5.55")
     )  # fills a's gap
-    await consumptions_service.update(db_session, extra.id, {"mes": month("2025-05")})
-    await consumptions_service.update(db_session, extra.id, {"consumo_kwh": Decimal("7.25")})
-    await consumptions_service.update(db_session, extra.id, {"cliente": b.id})  # to b, 2025-05
+    await consumptions_service.update(
+        db_session, extra.id, ConsumptionChanges(month=month("2025-05"))
+    )
+    await consumptions_service.update(db_session, extra.id, ConsumptionChanges(kwh=Decimal("7.25")))
+    await consumptions_service.update(
+        db_session, extra.id, ConsumptionChanges(client_id=b.id)
+    )  # to b, 2025-05
     moved, _ = await consumptions_service.create(
         db_session, client_id=b.id, month=month("2024-12"), kwh=Decimal("1.00")
     )
     await consumptions_service.update(
-        db_session, moved.id, {"cliente": a.id, "mes": month("2025-04")}
+        db_session, moved.id, ConsumptionChanges(client_id=a.id, month=month("2025-04"))
     )
     # a: 01, 03, 04. Its 01 moves next to itself, to 02: the removal of 01 must not see 02.
     await consumptions_service.update(
-        db_session, await record_id(db_session, a.id, "2025-01"), {"mes": month("2025-02")}
+        db_session,
+        await record_id(db_session, a.id, "2025-01"),
+        ConsumptionChanges(month=month("2025-02")),
     )
     await consumptions_service.delete(db_session, await record_id(db_session, a.id, "2025-03"))
 
@@ -126,7 +133,7 @@ async def test_deleting_a_record_through_the_api_takes_it_out_of_the_portfolio(
     assert (body["total_kwh"], body["clientes"], body["meses"]) == (5.0, 1, 1)
 
 
-async def test_forget_client_before_deleting_it_keeps_the_summaries_exact(
+async def test_forgetting_a_deleted_client_keeps_the_summaries_exact(
     db_session: AsyncSession,
 ) -> None:
     gone = await customer_with(
@@ -134,8 +141,8 @@ async def test_forget_client_before_deleting_it_keeps_the_summaries_exact(
     )
     await customer_with(db_session, {"2025-01": "4.00"})
 
-    await repository.forget_client(db_session, gone.id)
-    await clients_repository.delete_by_id(db_session, gone.id)  # cascades to its records
+    async with summaries_service.forgetting_client(db_session, gone.id):
+        await clients_repository.delete_by_id(db_session, gone.id)  # cascades to its records
 
     maintained = await snapshot(db_session)
     assert maintained == await rebuilt(db_session)
@@ -148,7 +155,9 @@ async def test_an_unchanged_update_leaves_the_summaries_alone(db_session: AsyncS
         await db_session.execute(select(Consumption.id).where(Consumption.client_id == customer.id))
     ).scalar_one()
 
-    await consumptions_service.update(db_session, record_id, {"consumo_kwh": Decimal("10.0")})
+    await consumptions_service.update(
+        db_session, record_id, ConsumptionChanges(kwh=Decimal("10.0"))
+    )
 
     assert await snapshot(db_session) == await rebuilt(db_session)
     assert (await snapshot(db_session)).months == [(month("2025-01"), 1000, 1)]
@@ -172,6 +181,6 @@ async def test_rebuilding_some_clients_leaves_the_others_alone(db_session: Async
     )
     await db_session.execute(delete(ClientTotal).where(ClientTotal.client_id == repaired.id))
 
-    await repository.rebuild_client_summaries(db_session, [repaired.id])
+    await summaries_service.rebuild_clients(db_session, [repaired.id])
 
     assert (await snapshot(db_session)).totals == [(kept.id, 999, 1), (repaired.id, 200, 1)]

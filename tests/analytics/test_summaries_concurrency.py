@@ -12,16 +12,17 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from energy_api.analytics import repository
-from energy_api.analytics.models import FlaggedMonth
+from energy_api.clients import service as clients_service
 from energy_api.clients.models import Client
 from energy_api.config import Settings
 from energy_api.consumptions import service as consumptions_service
 from energy_api.consumptions.models import Consumption
 from energy_api.db import create_engine, create_sessionmaker
+from energy_api.summaries import service as summaries_service
+from energy_api.summaries.models import FlaggedMonth
 from tests.analytics.support import flagged_rows, month, snapshot
 from tests.factories import next_cpf
 
@@ -41,8 +42,7 @@ async def committed_client(
         yield sessionmaker, customer.id
     finally:
         async with sessionmaker() as session, session.begin():
-            await repository.forget_client(session, customer.id)
-            await session.execute(delete(Client).where(Client.id == customer.id))
+            await clients_service.delete(session, customer.id)
         await engine.dispose()
 
 
@@ -97,7 +97,7 @@ async def test_concurrent_months_of_one_client_keep_the_flags_exact(
     async with sessionmaker() as session, session.begin():
         mine = FlaggedMonth.client_id == customer_id
         maintained = await flagged_rows(session, mine)
-        await repository.rebuild_flagged_months(session, [customer_id])
+        await summaries_service.rebuild_clients(session, [customer_id])
         rebuilt = await flagged_rows(session, mine)
         await session.rollback()
     assert maintained == rebuilt

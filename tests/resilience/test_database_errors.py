@@ -95,7 +95,7 @@ async def test_discard_does_not_raise_when_rollback_fails() -> None:
 
 
 async def test_discard_gives_up_on_a_rollback_that_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("energy_api.db.ROLLBACK_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr("energy_api.db.session.ROLLBACK_TIMEOUT_SECONDS", 0.05)
     invalidated = asyncio.Event()
 
     class HangingSession:

@@ -26,6 +26,7 @@ import pytest
 import schemathesis
 from schemathesis.python.asgi import shutdown_lifespans
 
+from energy_api import months
 from energy_api.auth.models import Role, User
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
@@ -138,13 +139,16 @@ MONTHS_PER_PERIOD = {"mes": 1, "trimestre": 3, "ano": 12}
 MAX_RANGE_MONTHS = 240
 
 
+FIRST = months.index(months.FIRST_MONTH)
+LAST = months.index(months.LAST_MONTH)
+
+
 def _month_index(value: str) -> int:
-    year, month = value.split("-")
-    return int(year) * 12 + int(month) - 1
+    return months.index(months.parse_month_only(value))
 
 
 def _month_text(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return months.label(months.from_index(index))
 
 
 def order_month_range(query: dict[str, Any]) -> None:
@@ -152,11 +156,11 @@ def order_month_range(query: dict[str, Any]) -> None:
     de, ate = query.get("de"), query.get("ate")
     size = MONTHS_PER_PERIOD.get(str(query.get("agrupar", "mes")), 1)
     if isinstance(de, str) and not isinstance(ate, str):
-        query["de"] = _month_text(max(12, _month_index(de) - _month_index(de) % size))
+        query["de"] = _month_text(max(FIRST, _month_index(de) - _month_index(de) % size))
         return
     if isinstance(ate, str) and not isinstance(de, str):
         end = _month_index(ate)
-        query["ate"] = _month_text(min(9999 * 12 + 11, end - end % size + size - 1))
+        query["ate"] = _month_text(min(LAST, end - end % size + size - 1))
         return
     if not (isinstance(de, str) and isinstance(ate, str)):
         return
@@ -166,7 +170,7 @@ def order_month_range(query: dict[str, Any]) -> None:
     end = end - end % size + size - 1
     if end - start + 1 > MAX_RANGE_MONTHS:
         end -= size
-    if start < 12 or end > 9999 * 12 + 11:  # year 0000 is not a month; keep within 9999
+    if start < FIRST or end > LAST:  # keep within the accepted range
         start, end = 2020 * 12, 2020 * 12 + size - 1
     query["de"], query["ate"] = _month_text(start), _month_text(end)
 

@@ -57,9 +57,11 @@ async def test_a_boolean_client_id_returns_422(
     assert response.status_code == 422
 
 
-async def test_month_pattern_excludes_year_zero(client: AsyncClient) -> None:
+async def test_month_pattern_states_the_accepted_range(client: AsyncClient) -> None:
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     pattern = schemas["ConsumptionCreate"]["properties"]["mes"]["pattern"]
-    assert re.fullmatch(pattern, "0001-01")
+    assert re.fullmatch(pattern, "1900-01")
+    assert re.fullmatch(pattern, "2199-12-01")
     assert re.fullmatch(pattern, "2026-02-01")
-    assert not re.fullmatch(pattern, "0000-01")
+    for outside in ("1899-12", "2200-01", "0001-01", "0000-01", "9999-12"):
+        assert not re.fullmatch(pattern, outside)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from energy_api import db
 from energy_api.db import create_engine
+from energy_api.db import engine as db
 from tests.conftest import make_settings
 
 

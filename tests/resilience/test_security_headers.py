@@ -7,8 +7,8 @@ import re
 import pytest
 from httpx import ASGITransport, AsyncClient
 
-from energy_api.docs import inline_script_hashes
-from energy_api.middleware import API_CSP
+from energy_api.http.docs import inline_script_hashes
+from energy_api.http.middleware import API_CSP
 from tests.conftest import AppFactory
 
 ALLOWED = "https://painel.example.com"

@@ -16,10 +16,9 @@ from energy_api.analytics.schemas import (
     Trend,
 )
 from energy_api.auth.dependencies import Viewer
-from energy_api.consumptions.schemas import MonthQuery
 from energy_api.db import ReaderDep, SessionDep
 from energy_api.errors import problem_responses
-from energy_api.schemas import MAX_ID
+from energy_api.schemas import MAX_ID, MonthQuery
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from energy_api.consumptions.schemas import KwhOutput, MonthOutput
+from energy_api.schemas import KwhOutput, MonthOutput
 
 
 def _number(value: Decimal) -> float:

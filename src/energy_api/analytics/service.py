@@ -1,6 +1,6 @@
 """Analytics rules: ranges, required clients, and the shape of each answer.
 
-The numbers themselves come from the repository, computed by the database.
+The numbers themselves come from `analytics.queries`, computed by the database.
 """
 
 from __future__ import annotations
@@ -9,8 +9,16 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository
-from energy_api.analytics.repository import MONTHS_PER_PERIOD, PeriodKind, month_number
+from energy_api import months
+from energy_api.analytics.queries import anomalies as anomaly_queries
+from energy_api.analytics.queries import growth as growth_queries
+from energy_api.analytics.queries import mean as mean_queries
+from energy_api.analytics.queries import ranking as ranking_queries
+from energy_api.analytics.queries import series as series_queries
+from energy_api.analytics.queries import summary as summary_queries
+from energy_api.analytics.queries import trend as trend_queries
+from energy_api.analytics.queries.common import client_exists
+from energy_api.analytics.queries.series import MONTHS_PER_PERIOD, PeriodKind
 from energy_api.analytics.schemas import (
     Anomalies,
     Anomaly,
@@ -24,7 +32,6 @@ from energy_api.analytics.schemas import (
     Summary,
     Trend,
 )
-from energy_api.consumptions.schemas import format_month
 from energy_api.db import Reader
 from energy_api.errors import InvalidInput, NotFound
 
@@ -47,31 +54,25 @@ def check_range(start: date | None, end: date | None) -> None:
         return
     if start > end:
         raise InvalidInput("de", "must not be after ate")
-    if month_number(end) - month_number(start) + 1 > MAX_RANGE_MONTHS:
+    if months.span(start, end) > MAX_RANGE_MONTHS:
         raise InvalidInput("ate", f"the range must not exceed {MAX_RANGE_MONTHS} months")
 
 
 def _label(month: date | None) -> str | None:
-    return None if month is None else format_month(month)
+    return None if month is None else months.label(month)
 
 
 def _period_label(period: int, grouping: Grouping) -> str:
-    if grouping == "mes":
-        year, month0 = divmod(period, 12)
-        return f"{year:04d}-{month0 + 1:02d}"
-    if grouping == "trimestre":
-        year, quarter0 = divmod(period, 4)
-        return f"{year:04d}-T{quarter0 + 1}"
-    return f"{period:04d}"
+    return months.period_label(period, MONTHS_PER_PERIOD[PERIOD_KINDS[grouping]])
 
 
 async def _require_client(session: AsyncSession, client_id: int | None) -> None:
-    if client_id is not None and not await repository.client_exists(session, client_id):
+    if client_id is not None and not await client_exists(session, client_id):
         raise _client_not_found(client_id)
 
 
 async def mean_consumption(reader: Reader, client_id: int) -> MeanConsumption:
-    row = await repository.mean_and_latest(reader, client_id)
+    row = await mean_queries.mean_and_latest(reader, client_id)
     if not row.client_exists:
         raise _client_not_found(client_id)
     if row.months == 0 or row.mean is None or row.latest_kwh is None or row.latest_month is None:
@@ -90,10 +91,10 @@ async def summary(
 ) -> Summary:
     check_range(start, end)
     if client_id is None:
-        row = await repository.portfolio_summary(session, start, end)
+        row = await summary_queries.portfolio_summary(session, start, end)
     else:
         await _require_client(session, client_id)
-        row = await repository.client_summary(session, client_id, start, end)
+        row = await summary_queries.client_summary(session, client_id, start, end)
     return Summary(
         de=_label(start or row.first_month),
         ate=_label(end or row.last_month),
@@ -129,7 +130,7 @@ async def series(
     check_range(start, end)
     _check_alignment(grouping, start, end)
     await _require_client(session, client_id)
-    rows = await repository.series(
+    rows = await series_queries.series(
         session, client_id=client_id, kind=PERIOD_KINDS[grouping], start=start, end=end
     )
     return MonthlySeries(
@@ -155,7 +156,7 @@ async def growth(
     session: AsyncSession, client_id: int, start: date | None, end: date | None
 ) -> Growth:
     check_range(start, end)
-    row = await repository.growth(session, client_id, start, end)
+    row = await growth_queries.growth(session, client_id, start, end)
     if not row.client_exists:
         raise _client_not_found(client_id)
     if row.month is None or row.kwh is None:
@@ -175,7 +176,7 @@ async def ranking(
     session: AsyncSession, start: date | None, end: date | None, limit: int
 ) -> Ranking:
     check_range(start, end)
-    result = await repository.ranking(session, start, end, limit)
+    result = await ranking_queries.ranking(session, start, end, limit)
     return Ranking(
         de=_label(start or result.first_month),
         ate=_label(end or result.last_month),
@@ -197,7 +198,7 @@ async def trend(
     session: AsyncSession, client_id: int, months: int, start: date | None, end: date | None
 ) -> Trend:
     check_range(start, end)
-    row = await repository.trend(session, client_id, months, start, end)
+    row = await trend_queries.trend(session, client_id, months, start, end)
     if not row.client_exists:
         raise _client_not_found(client_id)
     return Trend(
@@ -218,7 +219,7 @@ async def anomalies(
 ) -> Anomalies:
     check_range(start, end)
     await _require_client(session, client_id)
-    total, rows = await repository.anomalies(
+    total, rows = await anomaly_queries.anomalies(
         session, client_id=client_id, start=start, end=end, limit=limit
     )
     return Anomalies(

@@ -4,12 +4,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.auth.models import LoginAttempt, RefreshToken, Role, User
 from energy_api.auth.principals import Principal
-from energy_api.db import Reader, violated_constraint
+from energy_api.db import Reader, flush
 
 USERNAME_UNIQUE = "uq_users_username"
 
@@ -55,12 +54,7 @@ async def exists_any(session: AsyncSession) -> bool:
 async def add(session: AsyncSession, *, username: str, password_hash: str, role: str) -> User:
     user = User(username=username, password_hash=password_hash, role=role, is_active=True)
     session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if violated_constraint(exc) == USERNAME_UNIQUE:
-            raise DuplicateUsername(username) from exc
-        raise
+    await flush(session, {USERNAME_UNIQUE: lambda: DuplicateUsername(username)})
     return user
 
 

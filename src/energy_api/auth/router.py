@@ -23,9 +23,15 @@ from energy_api.auth.schemas import (
 )
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
+from energy_api.http.routing import TransactionRoute
 
-router = APIRouter(prefix="/api/token", tags=["auth"], dependencies=[Depends(no_store)])
-users_router = APIRouter(prefix="/api/v1/usuarios", tags=["usuarios"])
+router = APIRouter(
+    prefix="/api/token",
+    tags=["auth"],
+    dependencies=[Depends(no_store)],
+    route_class=TransactionRoute,
+)
+users_router = APIRouter(prefix="/api/v1/usuarios", tags=["usuarios"], route_class=TransactionRoute)
 
 
 def _login_responses() -> dict[int | str, dict[str, Any]]:

@@ -70,11 +70,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_utc(value: datetime) -> datetime:
-    # SQLite returns naive UTC timestamps.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 async def _issue_tokens(
     session: AsyncSession, settings: Settings, user: User, *, family_id: str, now: datetime
 ) -> TokenPair:
@@ -112,7 +107,7 @@ def _retry_after(count: int, oldest: datetime | None, limit: int, now: datetime)
     """Seconds until the oldest counted failure leaves the window, when at the limit."""
     if count < limit or oldest is None:
         return None
-    return max(1, math.ceil((_as_utc(oldest) + THROTTLE_WINDOW - now).total_seconds()))
+    return max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
 
 
 async def _check_throttle(

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.clients.models import Client
-from energy_api.db import violated_constraint
+from energy_api.db import flush
+from energy_api.db.functions import unicode_ilike
 
 DOCUMENT_UNIQUE = "uq_clients_document"
 
@@ -26,6 +25,23 @@ async def get(session: AsyncSession, client_id: int) -> Client | None:
     return await session.get(Client, client_id)
 
 
+async def lock(session: AsyncSession, client_ids: Iterable[int], *, exclusive: bool) -> set[int]:
+    """Lock the clients' rows until the transaction ends, in ascending id order; the ids of
+    those that exist.
+
+    `exclusive=False` (FOR NO KEY UPDATE) is taken to write a client's records: it excludes
+    other writers of the same client and its deletion, not the foreign-key checks of records
+    being inserted. `exclusive=True` (FOR UPDATE) is taken to change or delete the client.
+    SQLite has no row locks; its writing transactions exclude each other whole.
+    """
+    ids = sorted(set(client_ids))
+    if not ids:
+        return set()
+    statement = select(Client.id).where(Client.id.in_(ids)).order_by(Client.id)
+    statement = statement.with_for_update(key_share=not exclusive)
+    return set((await session.scalars(statement)).all())
+
+
 async def get_by_document(session: AsyncSession, document: str) -> Client | None:
     return await session.scalar(select(Client).where(Client.document == document))
 
@@ -37,7 +53,7 @@ async def list_page(
     if search:
         pattern = _like_pattern(search)
         condition = or_(
-            Client.name.ilike(pattern, escape="\\"), Client.document.ilike(pattern, escape="\\")
+            unicode_ilike(Client.name, pattern), unicode_ilike(Client.document, pattern)
         )
     rows = select(Client).order_by(Client.id).limit(limit).offset(offset)
     count = select(func.count()).select_from(Client)
@@ -49,26 +65,22 @@ async def list_page(
     return items, int(total or 0)
 
 
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if violated_constraint(exc) == DOCUMENT_UNIQUE:
-            raise DuplicateDocument from exc
-        raise
-
-
 async def add(session: AsyncSession, *, name: str, document: str) -> Client:
     client = Client(name=name, document=document)
     session.add(client)
-    await _flush(session)
+    await flush(session, {DOCUMENT_UNIQUE: DuplicateDocument})
     return client
 
 
-async def update(session: AsyncSession, client: Client, values: dict[str, Any]) -> Client:
-    for key, value in values.items():
-        setattr(client, key, value)
-    await _flush(session)
+async def update(
+    session: AsyncSession, client: Client, *, name: str | None, document: str | None
+) -> Client:
+    """Set the given fields (None: unchanged) of a client the caller has locked."""
+    if name is not None:
+        client.name = name
+    if document is not None:
+        client.document = document
+    await flush(session, {DOCUMENT_UNIQUE: DuplicateDocument})
     return client
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from energy_api.auth.dependencies import Editor, SettingsDep, Viewer
 from energy_api.clients import service
 from energy_api.clients.schemas import ClientCreate, ClientPage, ClientRead, ClientUpdate
+from energy_api.clients.service import ClientChanges
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
 from energy_api.idempotency.route import IdempotentRoute
@@ -49,7 +50,7 @@ async def list_clients(
 async def create_client(
     body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
 ) -> ClientRead:
-    client = await service.create(session, settings, nome=body.nome, documento=body.documento)
+    client = await service.create(session, settings, name=body.nome, document=body.documento)
     return ClientRead.from_model(client)
 
 
@@ -74,7 +75,8 @@ async def get_client(client_id: IdPath, session: SessionDep, _: Viewer) -> Clien
 async def replace_client(
     client_id: IdPath, body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
 ) -> ClientRead:
-    client = await service.update(session, settings, client_id, body.model_dump())
+    changes = ClientChanges(name=body.nome, document=body.documento)
+    client = await service.update(session, settings, client_id, changes)
     return ClientRead.from_model(client)
 
 
@@ -88,7 +90,9 @@ async def replace_client(
 async def update_client(
     client_id: IdPath, body: ClientUpdate, session: SessionDep, settings: SettingsDep, _: Editor
 ) -> ClientRead:
-    client = await service.update(session, settings, client_id, body.model_dump(exclude_unset=True))
+    # PATCH fields are absent or set (null is refused), so None means "leave as it is".
+    changes = ClientChanges(name=body.nome, document=body.documento)
+    client = await service.update(session, settings, client_id, changes)
     return ClientRead.from_model(client)
 
 

@@ -1,18 +1,26 @@
-"""Client rules: normalised, validated, unique documents."""
+"""Client rules: normalised, validated, unique documents; the client locks writers take."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository as analytics_repository
 from energy_api.clients import repository
 from energy_api.clients.documents import DocumentError, validate_document
 from energy_api.clients.models import Client
 from energy_api.config import Settings
 from energy_api.errors import Conflict, InvalidInput, NotFound
+from energy_api.summaries import service as summaries
+
+
+@dataclass(frozen=True, slots=True)
+class ClientChanges:
+    """The fields to change; None leaves a field as it is."""
+
+    name: str | None = None
+    document: str | None = None
 
 
 def _document(settings: Settings, raw: str) -> str:
@@ -26,11 +34,21 @@ def _duplicate(document: str) -> Conflict:
     return Conflict(f"A client with documento {document} already exists")
 
 
+def _not_found(client_id: int) -> NotFound:
+    return NotFound(f"Client {client_id} not found")
+
+
 async def get(session: AsyncSession, client_id: int) -> Client:
     client = await repository.get(session, client_id)
     if client is None:
-        raise NotFound(f"Client {client_id} not found")
+        raise _not_found(client_id)
     return client
+
+
+async def lock(session: AsyncSession, client_ids: Iterable[int]) -> set[int]:
+    """Lock these clients to write their records (see `energy_api.summaries` for the order);
+    the ids of those that exist. Held until the transaction ends."""
+    return await repository.lock(session, client_ids, exclusive=False)
 
 
 async def list_page(
@@ -39,32 +57,31 @@ async def list_page(
     return await repository.list_page(session, search=search, limit=limit, offset=offset)
 
 
-async def create(session: AsyncSession, settings: Settings, *, nome: str, documento: str) -> Client:
-    document = _document(settings, documento)
+async def create(session: AsyncSession, settings: Settings, *, name: str, document: str) -> Client:
+    normalised = _document(settings, document)
     try:
-        return await repository.add(session, name=nome, document=document)
+        return await repository.add(session, name=name, document=normalised)
     except repository.DuplicateDocument:
-        raise _duplicate(document) from None
+        raise _duplicate(normalised) from None
 
 
 async def update(
-    session: AsyncSession, settings: Settings, client_id: int, changes: dict[str, Any]
+    session: AsyncSession, settings: Settings, client_id: int, changes: ClientChanges
 ) -> Client:
-    """Apply the given wire fields (`nome`, `documento`); absent ones are left as they are."""
+    """Change a client's name or document; a client deleted meanwhile is a 404."""
+    document = None if changes.document is None else _document(settings, changes.document)
+    if not await repository.lock(session, [client_id], exclusive=True):
+        raise _not_found(client_id)
     client = await get(session, client_id)
-    values: dict[str, Any] = {}
-    if "nome" in changes:
-        values["name"] = changes["nome"]
-    if "documento" in changes:
-        values["document"] = _document(settings, changes["documento"])
     try:
-        return await repository.update(session, client, values)
+        return await repository.update(session, client, name=changes.name, document=document)
     except repository.DuplicateDocument:
-        raise _duplicate(values["document"]) from None
+        raise _duplicate(document or "") from None
 
 
 async def delete(session: AsyncSession, client_id: int) -> None:
-    """Delete the client; its consumptions go with it (cascade), out of the summaries first."""
-    await analytics_repository.forget_client(session, client_id)
-    if not await repository.delete_by_id(session, client_id):
-        raise NotFound(f"Client {client_id} not found")
+    """Delete the client and its consumptions (cascade), taking them out of the summaries."""
+    if not await repository.lock(session, [client_id], exclusive=True):
+        raise _not_found(client_id)
+    async with summaries.forgetting_client(session, client_id):
+        await repository.delete_by_id(session, client_id)

@@ -6,8 +6,8 @@ from decimal import Decimal
 from sqlalchemy import (
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     UniqueConstraint,
@@ -15,9 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from energy_api.db import Base
-
-KWH_MAX = Decimal("99999999.99")
+from energy_api.db import Base, UtcDateTime
 
 
 class Consumption(Base):
@@ -36,4 +34,11 @@ class Consumption(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     month: Mapped[date] = mapped_column(Date)
     kwh: Mapped[Decimal] = mapped_column(Numeric(10, 2, asdecimal=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+
+# Portfolio queries read the consumptions of a range of months: ranking scans it index-only, and
+# the smallest and largest value of one month are the first and last entries of that month.
+MONTH_KWH_INDEX = Index(
+    "ix_consumptions_month_kwh_client_id", Consumption.month, Consumption.kwh, Consumption.client_id
+)

@@ -3,15 +3,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
-from energy_api.db import violated_constraint
+from energy_api.db import SQLITE_FOREIGN_KEY, flush
 
 MONTH_UNIQUE = "uq_consumptions_client_id_month"
 CLIENT_FK = "fk_consumptions_client_id_clients"
@@ -25,16 +23,11 @@ class UnknownClient(Exception):
     pass
 
 
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        name = violated_constraint(exc)
-        if name == MONTH_UNIQUE:
-            raise DuplicateMonth from exc
-        if name in {CLIENT_FK, "foreign_key"}:
-            raise UnknownClient from exc
-        raise
+_CONSTRAINTS = {
+    MONTH_UNIQUE: DuplicateMonth,
+    CLIENT_FK: UnknownClient,
+    SQLITE_FOREIGN_KEY: UnknownClient,
+}
 
 
 async def get(session: AsyncSession, consumption_id: int) -> tuple[Consumption, str] | None:
@@ -45,6 +38,23 @@ async def get(session: AsyncSession, consumption_id: int) -> tuple[Consumption, 
     )
     row = result.first()
     return (row[0], row[1]) if row else None
+
+
+async def client_of(session: AsyncSession, consumption_id: int) -> int | None:
+    """The client a record belongs to now, without locking it (to learn which client to lock)."""
+    return await session.scalar(
+        select(Consumption.client_id).where(Consumption.id == consumption_id)
+    )
+
+
+async def get_locked(session: AsyncSession, consumption_id: int) -> Consumption | None:
+    """The record, locked FOR UPDATE until the transaction ends; its client is locked first."""
+    return await session.scalar(
+        select(Consumption)
+        .where(Consumption.id == consumption_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def _filters(
@@ -87,16 +97,18 @@ async def list_page(
 async def add(session: AsyncSession, *, client_id: int, month: date, kwh: Decimal) -> Consumption:
     consumption = Consumption(client_id=client_id, month=month, kwh=kwh)
     session.add(consumption)
-    await _flush(session)
+    await flush(session, _CONSTRAINTS)
     return consumption
 
 
 async def update(
-    session: AsyncSession, consumption: Consumption, values: dict[str, Any]
+    session: AsyncSession, consumption: Consumption, *, client_id: int, month: date, kwh: Decimal
 ) -> Consumption:
-    for key, value in values.items():
-        setattr(consumption, key, value)
-    await _flush(session)
+    """Set every field of a record the caller has locked."""
+    consumption.client_id = client_id
+    consumption.month = month
+    consumption.kwh = kwh
+    await flush(session, _CONSTRAINTS)
     return consumption
 
 

@@ -11,12 +11,12 @@ from energy_api.consumptions.schemas import (
     ConsumptionPage,
     ConsumptionRead,
     ConsumptionUpdate,
-    MonthQuery,
 )
+from energy_api.consumptions.service import ConsumptionChanges
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
 from energy_api.idempotency.route import IdempotentRoute
-from energy_api.schemas import MAX_ID, IdPath, Limit, Offset
+from energy_api.schemas import MAX_ID, IdPath, Limit, MonthQuery, Offset
 
 router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"], route_class=IdempotentRoute)
 
@@ -90,7 +90,7 @@ async def get_consumption(
 async def replace_consumption(
     consumption_id: IdPath, body: ConsumptionCreate, session: SessionDep, _: Editor
 ) -> ConsumptionRead:
-    changes = {"cliente": body.cliente, "mes": body.mes, "consumo_kwh": body.consumo_kwh}
+    changes = ConsumptionChanges(client_id=body.cliente, month=body.mes, kwh=body.consumo_kwh)
     return ConsumptionRead.from_model(*await service.update(session, consumption_id, changes))
 
 
@@ -104,7 +104,8 @@ async def replace_consumption(
 async def update_consumption(
     consumption_id: IdPath, body: ConsumptionUpdate, session: SessionDep, _: Editor
 ) -> ConsumptionRead:
-    changes = body.model_dump(exclude_unset=True)
+    # PATCH fields are absent or set (null is refused), so None means "leave as it is".
+    changes = ConsumptionChanges(client_id=body.cliente, month=body.mes, kwh=body.consumo_kwh)
     return ConsumptionRead.from_model(*await service.update(session, consumption_id, changes))
 
 

@@ -1,42 +1,62 @@
-"""Consumption rules: one record per client and calendar month, known clients only."""
+"""Consumption rules: one record per client and calendar month, known clients only.
+
+Every write locks the clients it touches first (`clients.service.lock`), then the record
+itself, and wraps the write in `summaries.service.changing`, so the summaries change by exactly
+what the write changed, whatever runs at the same time (see `energy_api.summaries`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.analytics import repository as analytics_repository
-from energy_api.analytics.repository import MonthlyValue
-from energy_api.clients import repository as clients_repository
+from energy_api import months
+from energy_api.clients import service as clients_service
 from energy_api.consumptions import repository
 from energy_api.consumptions.models import Consumption
-from energy_api.consumptions.schemas import format_month
 from energy_api.errors import Conflict, InvalidInput, NotFound
+from energy_api.summaries import service as summaries
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumptionChanges:
+    """The fields to change; None leaves a field as it is."""
+
+    client_id: int | None = None
+    month: date | None = None
+    kwh: Decimal | None = None
+
+
+class ChangedConcurrently(Conflict):
+    """The record moved to another client between reading it and locking it. The request's
+    transaction is run again (`energy_api.http.routing`); after the last try this is a 409."""
+
+    retry_transaction = True
+
+    def __init__(self, consumption_id: int) -> None:
+        super().__init__(f"Consumption {consumption_id} changed concurrently; retry")
 
 
 def _duplicate(client_id: int, month: date) -> Conflict:
-    return Conflict(f"Client {client_id} already has a consumption for {format_month(month)}")
+    return Conflict(f"Client {client_id} already has a consumption for {months.label(month)}")
 
 
 def _unknown_client(client_id: int) -> InvalidInput:
     return InvalidInput("cliente", f"Client {client_id} does not exist")
 
 
-async def _client_name(session: AsyncSession, client_id: int) -> str:
-    client = await clients_repository.get(session, client_id)
-    if client is None:
-        raise _unknown_client(client_id)
-    return client.name
+def _not_found(consumption_id: int) -> NotFound:
+    return NotFound(f"Consumption {consumption_id} not found")
 
 
 async def get(session: AsyncSession, consumption_id: int) -> tuple[Consumption, str]:
     found = await repository.get(session, consumption_id)
     if found is None:
-        raise NotFound(f"Consumption {consumption_id} not found")
+        raise _not_found(consumption_id)
     return found
 
 
@@ -56,56 +76,62 @@ async def list_page(
     )
 
 
+async def _name(session: AsyncSession, client_id: int) -> str:
+    return (await clients_service.get(session, client_id)).name
+
+
 async def create(
     session: AsyncSession, *, client_id: int, month: date, kwh: Decimal
 ) -> tuple[Consumption, str]:
-    name = await _client_name(session, client_id)
-    try:
-        consumption = await repository.add(session, client_id=client_id, month=month, kwh=kwh)
-    except repository.DuplicateMonth:
-        raise _duplicate(client_id, month) from None
-    except repository.UnknownClient:  # deleted between the lookup and the insert
-        raise _unknown_client(client_id) from None
-    await analytics_repository.record_consumption_change(
-        session, added=MonthlyValue(client_id, month, kwh)
-    )
-    return consumption, name
+    if not await clients_service.lock(session, [client_id]):
+        raise _unknown_client(client_id)
+    async with summaries.changing(session, [(client_id, month)]):
+        try:
+            consumption = await repository.add(session, client_id=client_id, month=month, kwh=kwh)
+        except repository.DuplicateMonth:
+            raise _duplicate(client_id, month) from None
+    return consumption, await _name(session, client_id)
+
+
+async def _lock_record(
+    session: AsyncSession, consumption_id: int, *, also: int | None = None
+) -> Consumption:
+    """The record, locked after its client (and `also`, the client it moves to) in id order.
+
+    404 when it does not exist or was deleted meanwhile; 422 when `also` does not exist.
+    """
+    owner = await repository.client_of(session, consumption_id)
+    if owner is None:
+        raise _not_found(consumption_id)
+    locked = await clients_service.lock(session, {owner} | ({also} if also else set()))
+    if also is not None and also not in locked:
+        raise _unknown_client(also)
+    consumption = await repository.get_locked(session, consumption_id)
+    if consumption is None or owner not in locked:
+        raise _not_found(consumption_id)
+    if consumption.client_id != owner:
+        raise ChangedConcurrently(consumption_id)
+    return consumption
 
 
 async def update(
-    session: AsyncSession, consumption_id: int, changes: dict[str, Any]
+    session: AsyncSession, consumption_id: int, changes: ConsumptionChanges
 ) -> tuple[Consumption, str]:
-    """Apply the given wire fields (`cliente`, `mes`, `consumo_kwh`)."""
-    consumption, name = await get(session, consumption_id)
-    before = MonthlyValue(consumption.client_id, consumption.month, consumption.kwh)
-    values: dict[str, Any] = {}
-    if "cliente" in changes and changes["cliente"] != consumption.client_id:
-        name = await _client_name(session, changes["cliente"])
-        values["client_id"] = changes["cliente"]
-    if "mes" in changes:
-        values["month"] = changes["mes"]
-    if "consumo_kwh" in changes:
-        values["kwh"] = changes["consumo_kwh"]
-    # Read before the flush: a failed flush expires the instance.
-    client_id = values.get("client_id", consumption.client_id)
-    month = values.get("month", consumption.month)
-    try:
-        await repository.update(session, consumption, values)
-    except repository.DuplicateMonth:
-        raise _duplicate(client_id, month) from None
-    except repository.UnknownClient:
-        raise _unknown_client(client_id) from None
-    await analytics_repository.record_consumption_change(
-        session,
-        removed=before,
-        added=MonthlyValue(consumption.client_id, consumption.month, consumption.kwh),
-    )
-    return consumption, name
+    """Change some fields of a record (PUT gives all three, PATCH any of them)."""
+    consumption = await _lock_record(session, consumption_id, also=changes.client_id)
+    old = (consumption.client_id, consumption.month)
+    client_id = changes.client_id or consumption.client_id
+    month = changes.month or consumption.month
+    kwh = consumption.kwh if changes.kwh is None else changes.kwh
+    async with summaries.changing(session, [old, (client_id, month)]):
+        try:
+            await repository.update(session, consumption, client_id=client_id, month=month, kwh=kwh)
+        except repository.DuplicateMonth:
+            raise _duplicate(client_id, month) from None
+    return consumption, await _name(session, client_id)
 
 
 async def delete(session: AsyncSession, consumption_id: int) -> None:
-    consumption, _ = await get(session, consumption_id)
-    removed = MonthlyValue(consumption.client_id, consumption.month, consumption.kwh)
-    if not await repository.delete_by_id(session, consumption_id):
-        raise NotFound(f"Consumption {consumption_id} not found")
-    await analytics_repository.record_consumption_change(session, removed=removed)
+    consumption = await _lock_record(session, consumption_id)
+    async with summaries.changing(session, [(consumption.client_id, consumption.month)]):
+        await repository.delete_by_id(session, consumption_id)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.db import violated_constraint
+from energy_api.db import flush
 from energy_api.idempotency.models import IdempotencyKey
 
 KEY_UNIQUE = "uq_idempotency_keys_user_id_key"
@@ -18,11 +17,6 @@ PRUNE_BATCH = 500
 
 class DuplicateKey(Exception):
     """Another transaction stored a response for the same user and key first."""
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive UTC timestamps.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _lock_id(user_id: int, key: str) -> int:
@@ -54,7 +48,7 @@ async def get(
     found = await session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     )
-    if found is not None and _aware(found.created_at) < since:
+    if found is not None and found.created_at < since:
         await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == found.id))
         return None
     return found
@@ -78,12 +72,7 @@ async def add(
             response_body=response_body,
         )
     )
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if violated_constraint(exc) == KEY_UNIQUE:
-            raise DuplicateKey from exc
-        raise
+    await flush(session, {KEY_UNIQUE: DuplicateKey})
 
 
 async def prune(session: AsyncSession, *, before: datetime) -> int:

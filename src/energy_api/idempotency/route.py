@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.auth.dependencies import CurrentUser
 from energy_api.db import SessionDep
+from energy_api.http.routing import TransactionRoute
 from energy_api.idempotency import service
 
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
@@ -77,8 +77,9 @@ async def idempotency_key(
     request.state.idempotency = _Pending(session, user.id, key, fingerprint)
 
 
-class IdempotentRoute(APIRoute):
-    """An APIRoute whose POST operations accept an Idempotency-Key header."""
+class IdempotentRoute(TransactionRoute):
+    """A TransactionRoute whose POST operations accept an Idempotency-Key header (checked and
+    recorded within each attempt's transaction)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {method.upper() for method in kwargs.get("methods") or ()}
@@ -89,8 +90,8 @@ class IdempotentRoute(APIRoute):
             kwargs["dependencies"] = dependencies
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def attempt_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().attempt_handler()
 
         async def idempotent_handler(request: Request) -> Response:
             try:

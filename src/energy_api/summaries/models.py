@@ -1,9 +1,13 @@
-"""Summary tables kept by the analytics repository, and the index portfolio queries walk.
+"""The summary tables: data derived from the consumptions, owned by this package alone.
 
-Every table here is maintained in the same transaction as every consumption write
-(`repository.record_consumption_change`, `repository.forget_client`) and can be rebuilt from the
-consumptions at any time (`repository.rebuild_summaries`). Amounts are whole cents (BIGINT), so
-sums stay exact on PostgreSQL and on SQLite alike.
+Every table here is kept in the same transaction as every consumption write
+(`summaries.service.changing`, `summaries.service.forget_client`) and can be verified against,
+and rebuilt from, the consumptions at any time (`summaries.service.verify` / `rebuild`). Amounts
+are whole cents (BIGINT), so sums stay exact on PostgreSQL and on SQLite alike.
+
+`client_*` and `flagged_months` rows belong to one client and are written only under that
+client's lock; `portfolio_*` and `flagged_month_counts` rows sum over clients and are changed
+by adding deltas, in key order (see `energy_api.summaries` for the lock order).
 """
 
 from __future__ import annotations
@@ -13,14 +17,7 @@ from datetime import date
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from energy_api.consumptions.models import Consumption
 from energy_api.db import Base
-
-# Portfolio queries read the consumptions of a range of months: ranking scans it index-only, and
-# the smallest and largest value of one month are the first and last entries of that month.
-MONTH_KWH_INDEX = Index(
-    "ix_consumptions_month_kwh_client_id", Consumption.month, Consumption.kwh, Consumption.client_id
-)
 
 
 class PortfolioMonth(Base):
@@ -95,9 +92,9 @@ class FlaggedMonth(Base):
     """One client-month that `anomalias` reports, with every figure of its answer but the name.
 
     Amounts are whole cents, `deviation_bp` hundredths of a percent and `score_hundredths`
-    hundredths, already rounded as the response shows them. Kept by `record_consumption_change`:
-    a change at month m re-judges the client's months m … m + 12 (m, and the months whose
-    12-month history holds m) with the same SQL as the rebuild, `repository.judge_months`.
+    hundredths, already rounded as the response shows them. A change at month m re-judges the
+    client's months m … m + 12 (m, and the months whose 12-month history holds m) with the same
+    SQL as the rebuild (`summaries.rule`).
     """
 
     __tablename__ = "flagged_months"

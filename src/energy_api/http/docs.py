@@ -4,7 +4,7 @@ Each page gets a Content-Security-Policy that allows exactly what it runs: scrip
 origin plus its own inline scripts by hash, styles from this origin and inline (Swagger UI and
 ReDoc set style attributes and inject style elements), images from this origin and data: URIs,
 and for ReDoc a web worker built from a blob: URL. The API itself keeps its deny-all policy
-(`energy_api.middleware`).
+(`energy_api.http.middleware`).
 """
 
 from __future__ import annotations

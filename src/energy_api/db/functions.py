@@ -5,6 +5,10 @@ Months are compared as dates (index-friendly) and shifted with `add_months`; win
 calendar months order by `month_index` (year·12 + month − 1), so "the previous month" is always
 `mes − 1 month`, never the previous row.
 
+`BoundRows` sends a whole set of rows as one statement parameter (arrays unnested on PostgreSQL,
+a JSON array on SQLite), so set-based statements take any number of rows without one bound
+parameter per value.
+
 Amounts are whole cents (BIGINT). Divisions that must be rounded are done on integers,
 `ratio_half_away`, exactly on both backends: PostgreSQL computes them on NUMERIC (no overflow),
 SQLite on 64-bit integers (exact while intermediate products stay below 9.2·10¹⁸).
@@ -12,23 +16,33 @@ SQLite on 64-bit integers (exact while intermediate products stay below 9.2·10�
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Date,
     Integer,
     Numeric,
     case,
     cast,
+    column,
+    func,
     literal,
     literal_column,
     null,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.types import TypeEngine
 
 
 class month_index(FunctionElement[int]):
@@ -191,3 +205,114 @@ def half_up_div(
 ) -> ColumnElement[Any]:
     """round(numerator ÷ denominator) half-up for non-negative integers; NULL when ÷ 0."""
     return ratio_half_away(numerator, denominator)
+
+
+class _ShiftMonths(FunctionElement[Any]):
+    """Arguments: a first-of-month date and an integer expression of months."""
+
+    type = Date()
+    inherit_cache = True
+
+
+def shift_months(value: Any, months: Any) -> ColumnElement[Any]:
+    """`value` moved by `months` calendar months, where `months` is a column or expression
+    (`add_months` takes a constant)."""
+    return _ShiftMonths(value, months)
+
+
+@compiles(_ShiftMonths, "postgresql")
+def _shift_months_pg(element: _ShiftMonths, compiler: SQLCompiler, **kw: Any) -> str:
+    value, months = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(({value}) + ({months}) * INTERVAL '1 month' AS DATE)"
+
+
+@compiles(_ShiftMonths, "sqlite")
+def _shift_months_sqlite(element: _ShiftMonths, compiler: SQLCompiler, **kw: Any) -> str:
+    value, months = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"date({value}, printf('%+d months', {months}))"
+
+
+def cents(value: Any) -> ColumnElement[int]:
+    """A kWh value as whole cents (exact on NUMERIC and on SQLite's REAL alike)."""
+    return cast(func.round(value * literal_column("100")), BigInteger)
+
+
+def mean_half_up(values: Any) -> ColumnElement[Any]:
+    """The mean of kWh values in whole cents, rounded half-up, by integer arithmetic.
+
+    floor((2·Σcents + n) / 2n) is the half-up rounding of Σcents / n for non-negative values;
+    both PostgreSQL and SQLite divide integers exactly like this, so the dialects agree.
+    """
+    total = sum_cents(values)  # exact Σ of cents on both dialects, as BIGINT
+    count = func.count(values)
+    return (literal_column("2") * total + count) // (literal_column("2") * count)
+
+
+_PG_ARRAY_TYPES = {"INTEGER": "INTEGER[]", "BIGINT": "BIGINT[]", "DATE": "DATE[]"}
+
+
+@dataclass(frozen=True)
+class BoundRows:
+    """A set of rows bound as one parameter and read as a table named `name`.
+
+    PostgreSQL gets one array per column, unnested together; SQLite one JSON array of rows,
+    read with json_each (dates travel as ISO text, which is how SQLite stores them). A million
+    rows cost one parameter each way, never a million placeholders.
+    """
+
+    name: str
+    columns: tuple[tuple[str, TypeEngine[Any]], ...]
+
+    def table(self, dialect: str) -> Subquery:
+        return _bound_rows_table(self, dialect)
+
+    def params(self, dialect: str, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        if dialect == "postgresql":
+            return {
+                f"{self.name}_{index}": [row[index] for row in rows]
+                for index in range(len(self.columns))
+            }
+        return {self.name: json.dumps([list(row) for row in rows], default=str)}
+
+
+@cache
+def _bound_rows_table(rows: BoundRows, dialect: str) -> Subquery:
+    names = [name for name, _ in rows.columns]
+    typed = [column(name, type_) for name, type_ in rows.columns]
+    if dialect == "postgresql":
+        arrays = ", ".join(
+            f"CAST(:{rows.name}_{index} AS {_PG_ARRAY_TYPES[str(type_.compile())]})"
+            for index, (_, type_) in enumerate(rows.columns)
+        )
+        columns = ", ".join(names)
+        sql = f"SELECT * FROM unnest({arrays}) AS {rows.name}_rows({columns})"  # noqa: S608
+    else:
+        picks = ", ".join(
+            f"json_extract(value, '$[{index}]') AS {name}" for index, name in enumerate(names)
+        )
+        sql = f"SELECT {picks} FROM json_each(:{rows.name})"  # noqa: S608 - names are constants
+    return text(sql).columns(*typed).subquery(rows.name)
+
+
+class unicode_ilike(FunctionElement[bool]):
+    """`value ILIKE pattern ESCAPE '\\'`, ignoring case for every letter, not just ASCII.
+
+    PostgreSQL's ILIKE folds case by the database's locale; SQLite's LIKE folds ASCII only, so
+    there both sides go through `casefold`, a function each SQLite connection registers
+    (`energy_api.db.engine`).
+    """
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(unicode_ilike, "postgresql")
+def _unicode_ilike_pg(element: unicode_ilike, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({value} ILIKE {pattern} ESCAPE '\\')"
+
+
+@compiles(unicode_ilike, "sqlite")
+def _unicode_ilike_sqlite(element: unicode_ilike, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(casefold({value}) LIKE casefold({pattern}) ESCAPE '\\')"

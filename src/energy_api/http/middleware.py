@@ -125,11 +125,36 @@ class UnstorableQueryMiddleware:
         await self.app(scope, receive, send)
 
 
+class HeadAsGetMiddleware:
+    """HEAD answers exactly as GET would, without the body (RFC 9110 §9.3.2).
+
+    The request is routed as a GET (so every GET route, its authentication and its errors hold
+    for HEAD without being declared twice in OpenAPI), and the body is dropped on the way out;
+    the headers, Content-Length included, stay those of the GET.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        # A copy: the server keeps the original scope and, seeing HEAD, sends no body itself.
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class SecurityHeadersMiddleware:
     """Security headers on every response; a route may set its own Content-Security-Policy.
 
     The API gets a CSP that allows nothing (it serves JSON only); /docs and /redoc set a policy
-    of their own that allows exactly their local assets and inline scripts (`energy_api.docs`).
+    of their own that allows exactly their local assets and inline scripts (`energy_api.http.docs`).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -163,6 +188,7 @@ def _set_defaults(headers: MutableHeaders, values: Iterable[tuple[str, str]]) ->
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Added innermost first: security headers wrap everything, CORS wraps the error replies."""
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(UnstorableQueryMiddleware)
     if settings.cors_origins:

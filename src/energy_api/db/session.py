@@ -1,0 +1,107 @@
+"""The request's session and the one place that commits it.
+
+The sessionmakers are built in the app's lifespan and kept on `app.state`; each request gets one
+`AsyncSession`, committed by `get_session` after the endpoint returns and before the response is
+sent, or rolled back when it raises. Services and repositories flush, never commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from energy_api.db.engine import SQLITE_IMMEDIATE
+
+logger = logging.getLogger(__name__)
+
+# How long a failed request may spend rolling back before its connection is thrown away.
+ROLLBACK_TIMEOUT_SECONDS = 2.0
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work that writes. On SQLite their transactions take the write lock as
+    they begin, so concurrent writers queue instead of failing to upgrade a read lock."""
+    bind = engine.execution_options(**{SQLITE_IMMEDIATE: True})
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for GET/HEAD (see `get_session`): the same pool, no transaction around the
+    reads on PostgreSQL. SQLite keeps its (deferred, read-only) transactions."""
+    if engine.dialect.name != "sqlite":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def discard(session: AsyncSession) -> None:
+    """Roll back after a failure without hanging or raising a second error.
+
+    When the connection is already dead the rollback fails (or never answers); the connection is
+    then invalidated, so the pool replaces it, and the original error is the one reported.
+    """
+    try:
+        async with asyncio.timeout(ROLLBACK_TIMEOUT_SECONDS):
+            await session.rollback()
+    except Exception as exc:
+        logger.warning("rollback failed, discarding the connection: %r", exc)
+        try:
+            await session.invalidate()
+        except Exception as invalidate_exc:
+            logger.warning("could not invalidate the connection: %r", invalidate_exc)
+
+
+class KeepsWork:
+    """Marks an error whose writes are part of the answer (a failed login counted, a token
+    family revoked): the request boundary commits them before the error is rendered."""
+
+
+@asynccontextmanager
+async def request_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit the request's work when it succeeds, roll it back when it fails (unless the
+    error `KeepsWork`)."""
+    try:
+        yield session
+    except BaseException as exc:
+        if isinstance(exc, KeepsWork):
+            await _commit(session)
+        else:
+            await discard(session)
+        raise
+    else:
+        await _commit(session)
+
+
+async def _commit(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except BaseException:
+        await discard(session)
+        raise
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session, committed before the response leaves (`request_transaction`).
+
+    GET and HEAD write nothing, so their session runs in autocommit: no BEGIN and COMMIT round
+    trips around a request's reads.
+    """
+    if request.method in READ_ONLY_METHODS:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    else:
+        sessionmaker = request.app.state.sessionmaker
+    session = sessionmaker()
+    try:
+        async with request_transaction(session):
+            yield session
+    finally:
+        await session.close()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

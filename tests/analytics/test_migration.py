@@ -95,3 +95,38 @@ async def test_upgrade_judges_existing_records(empty_database_url: str) -> None:
             await session.rollback()
     finally:
         await engine.dispose()
+
+
+async def test_upgrade_deletes_the_summary_rows_of_zeros(empty_database_url: str) -> None:
+    settings = make_settings(empty_database_url)
+    await asyncio.to_thread(migrate, settings, "20261129_0007")
+    engine = create_engine(empty_database_url, settings, for_migrations=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(TWO_CLIENTS)
+            for statement in (
+                "INSERT INTO client_totals VALUES (1, 0, 0), (2, 500, 1)",
+                "INSERT INTO client_trailing_years VALUES (1, '2025-01-01', 0, 0),"
+                " (2, '2025-01-01', 500, 1)",
+                "INSERT INTO portfolio_months VALUES ('2025-01-01', 0, 0), ('2025-02-01', 500, 1)",
+                "INSERT INTO portfolio_month_links VALUES ('2025-01-01', '2025-01-01', 0),"
+                " ('2025-02-01', '2025-02-01', 1)",
+                "INSERT INTO flagged_month_counts VALUES ('2025-01-01', 0), ('2025-02-01', 1)",
+            ):
+                await connection.execute(text(statement))
+        await asyncio.to_thread(migrate, settings)
+
+        async with engine.connect() as connection:
+            remaining = [
+                (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()  # noqa: S608
+                for table in (
+                    "client_totals",
+                    "client_trailing_years",
+                    "portfolio_months",
+                    "portfolio_month_links",
+                    "flagged_month_counts",
+                )
+            ]
+        assert remaining == [1, 1, 1, 1, 1]
+    finally:
+        await engine.dispose()

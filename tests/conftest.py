@@ -19,12 +19,14 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from energy_api.auth.models import Role, User
 from energy_api.cli import migrate
 from energy_api.config import Settings
+from energy_api.consumptions.models import Consumption
 from energy_api.db import (
     Reader,
     SessionReader,
@@ -35,6 +37,14 @@ from energy_api.db import (
 )
 from energy_api.main import create_app
 from energy_api.security import TokenType, encode_token, pwd_context
+from energy_api.summaries.models import (
+    ClientTotal,
+    ClientTrailingYear,
+    FlaggedMonth,
+    FlaggedMonthCount,
+    PortfolioMonth,
+    PortfolioMonthLink,
+)
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
@@ -279,3 +289,19 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def empty_portfolio(db_session: AsyncSession) -> None:
+    """No consumption at all, inside the test's transaction (rolled back afterwards).
+
+    Portfolio-wide answers cover every client, so tests of them start from nothing, whatever
+    other tests may have committed to the shared test database.
+    """
+    await db_session.execute(delete(Consumption))
+    await db_session.execute(delete(PortfolioMonthLink))
+    await db_session.execute(delete(PortfolioMonth))
+    await db_session.execute(delete(ClientTotal))
+    await db_session.execute(delete(ClientTrailingYear))
+    await db_session.execute(delete(FlaggedMonth))
+    await db_session.execute(delete(FlaggedMonthCount))

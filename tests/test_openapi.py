@@ -9,6 +9,7 @@ import pytest
 from httpx import AsyncClient
 
 from energy_api.main import create_app
+from energy_api.schemas import MAX_ID
 from tests.conftest import make_settings
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -181,3 +182,30 @@ def test_health_and_token_routes_need_no_credentials(openapi: dict[str, Any]) ->
     for path, method, operation in operations(openapi):
         if not path.startswith("/api/v1/"):
             assert "security" not in operation, (method, path)
+
+
+def test_bounds_are_json_schema_keywords_that_generators_read(openapi: dict[str, Any]) -> None:
+    """pydantic keeps a constraint written after a validator as a raw `ge`/`le` key, which no
+    SDK generator understands; every bound must be minimum/maximum/… instead."""
+    raw = [node for node in walk(openapi) if {"ge", "le", "gt", "lt"} & set(node)]
+    assert raw == []
+    schemas = openapi["components"]["schemas"]
+    for model in ("ConsumptionCreate", "ConsumptionUpdate"):
+        cliente = schemas[model]["properties"]["cliente"]
+        assert (cliente["type"], cliente["minimum"], cliente["maximum"]) == (
+            "integer",
+            1,
+            MAX_ID,
+        )
+
+
+def test_rules_the_schema_cannot_express_are_in_the_descriptions(
+    openapi: dict[str, Any],
+) -> None:
+    paths = openapi["paths"]
+    for path, method in (("/api/v1/clientes/", "post"), ("/api/v1/clientes/{id}/", "put")):
+        assert "check digits" in paths[path][method]["description"]
+    listed = {p["name"]: p for p in paths["/api/v1/consumos/"]["get"]["parameters"]}
+    assert "not after ate" in listed["de"]["description"]
+    resumo = {p["name"]: p for p in paths["/api/v1/analytics/resumo/"]["get"]["parameters"]}
+    assert "240 months" in resumo["de"]["description"]

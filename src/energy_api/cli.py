@@ -157,6 +157,10 @@ def seed_demo(settings: Settings) -> None:
     print(f"seeded {created} demo client(s) with 24 months each")
 
 
+def _row_text(row: Sequence[object]) -> str:
+    return "(" + ", ".join(str(value) for value in row) + ")"
+
+
 def verify_summaries(settings: Settings) -> bool:
     """Compare every summary table with a rebuild; print the differences; True when exact."""
 
@@ -175,9 +179,9 @@ def verify_summaries(settings: Settings) -> bool:
     for drift in drifts:
         print(f"{drift.table}: {drift.missing} row(s) missing, {drift.extra} row(s) extra")
         for row in drift.missing_rows:
-            print(f"  expected, not stored: {row}")
+            print(f"  expected, not stored: {_row_text(row)}")
         for row in drift.extra_rows:
-            print(f"  stored, not expected: {row}")
+            print(f"  stored, not expected: {_row_text(row)}")
     if not drifts:
         print("summaries: every table equals a rebuild from the consumptions")
     return not drifts

@@ -305,6 +305,16 @@ async def test_busca_matches_documento_case_insensitively(
     assert [item["id"] for item in response.json()["items"]] == [oficina.id]
 
 
+@pytest.mark.parametrize("busca", ["ação", "AÇÃO", "Ação", "PADARIA AÇ"])
+async def test_busca_ignores_case_of_accented_letters_too(
+    client: AsyncClient, db_session: AsyncSession, viewer_headers: dict[str, str], busca: str
+) -> None:
+    padaria = await create_client(db_session, nome="Padaria Ação")
+    await create_client(db_session, nome="Padaria Acao")
+    response = await client.get(URL, params={"busca": busca}, headers=viewer_headers)
+    assert [item["id"] for item in response.json()["items"]] == [padaria.id]
+
+
 @pytest.mark.parametrize(("busca", "matching"), [("100%", "Rede 100% solar"), ("a_b", "a_b")])
 async def test_busca_treats_like_wildcards_literally(
     client: AsyncClient,

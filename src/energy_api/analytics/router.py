@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from energy_api import months
 from energy_api.analytics import service
 from energy_api.analytics.schemas import (
     Anomalies,
@@ -28,9 +29,15 @@ OptionalClient = Annotated[
 ]
 From = Annotated[
     MonthQuery | None,
-    Query(description="First month reported (YYYY-MM), inclusive; at most 240 months before ate"),
+    Query(
+        description=f"First month reported (YYYY-MM, {months.RANGE_TEXT}), inclusive; not after "
+        "ate, and at most 240 months before it"
+    ),
 ]
-To = Annotated[MonthQuery | None, Query(description="Last month reported (YYYY-MM), inclusive")]
+To = Annotated[
+    MonthQuery | None,
+    Query(description=f"Last month reported (YYYY-MM, {months.RANGE_TEXT}), inclusive"),
+]
 
 
 @router.get(

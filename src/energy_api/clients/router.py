@@ -50,6 +50,13 @@ async def list_clients(
 async def create_client(
     body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
 ) -> ClientRead:
+    """Create a client.
+
+    `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+    allowed in the first twelve), with valid check digits unless the service runs with
+    `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+    (409).
+    """
     client = await service.create(session, settings, name=body.nome, document=body.documento)
     return ClientRead.from_model(client)
 
@@ -75,6 +82,13 @@ async def get_client(client_id: IdPath, session: SessionDep, _: Viewer) -> Clien
 async def replace_client(
     client_id: IdPath, body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
 ) -> ClientRead:
+    """Replace a client's name and document.
+
+    `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+    allowed in the first twelve), with valid check digits unless the service runs with
+    `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+    (409).
+    """
     changes = ClientChanges(name=body.nome, document=body.documento)
     client = await service.update(session, settings, client_id, changes)
     return ClientRead.from_model(client)
@@ -90,6 +104,13 @@ async def replace_client(
 async def update_client(
     client_id: IdPath, body: ClientUpdate, session: SessionDep, settings: SettingsDep, _: Editor
 ) -> ClientRead:
+    """Change a client's name or document.
+
+    `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+    allowed in the first twelve), with valid check digits unless the service runs with
+    `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+    (409).
+    """
     # PATCH fields are absent or set (null is refused), so None means "leave as it is".
     changes = ClientChanges(name=body.nome, document=body.documento)
     client = await service.update(session, settings, client_id, changes)

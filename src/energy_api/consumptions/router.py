@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from energy_api import months
 from energy_api.auth.dependencies import Editor, Viewer
 from energy_api.consumptions import service
 from energy_api.consumptions.schemas import (
@@ -32,8 +33,14 @@ async def list_consumptions(
     session: SessionDep,
     _: Viewer,
     cliente_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    de: Annotated[MonthQuery | None, Query(description="First month (YYYY-MM), inclusive")] = None,
-    ate: Annotated[MonthQuery | None, Query(description="Last month (YYYY-MM), inclusive")] = None,
+    de: Annotated[
+        MonthQuery | None,
+        Query(description=f"First month (YYYY-MM, {months.RANGE_TEXT}), inclusive; not after ate"),
+    ] = None,
+    ate: Annotated[
+        MonthQuery | None,
+        Query(description=f"Last month (YYYY-MM, {months.RANGE_TEXT}), inclusive"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ConsumptionPage:

@@ -90,6 +90,8 @@ async def create(
             consumption = await repository.add(session, client_id=client_id, month=month, kwh=kwh)
         except repository.DuplicateMonth:
             raise _duplicate(client_id, month) from None
+        except repository.UnknownClient:  # not while its lock is held; kept as a guard
+            raise _unknown_client(client_id) from None
     return consumption, await _name(session, client_id)
 
 
@@ -128,6 +130,8 @@ async def update(
             await repository.update(session, consumption, client_id=client_id, month=month, kwh=kwh)
         except repository.DuplicateMonth:
             raise _duplicate(client_id, month) from None
+        except repository.UnknownClient:  # not while its lock is held; kept as a guard
+            raise _unknown_client(client_id) from None
     return consumption, await _name(session, client_id)
 
 

@@ -1,7 +1,7 @@
 """The summary tables: data derived from the consumptions, owned by this package alone.
 
 Every table here is kept in the same transaction as every consumption write
-(`summaries.service.changing`, `summaries.service.forget_client`) and can be verified against,
+(`summaries.service.changing`, `summaries.service.forgetting_client`) and can be verified against,
 and rebuilt from, the consumptions at any time (`summaries.service.verify` / `rebuild`). Amounts
 are whole cents (BIGINT), so sums stay exact on PostgreSQL and on SQLite alike.
 

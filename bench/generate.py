@@ -210,7 +210,7 @@ Flag = tuple[int, int, int, int | None, int | None, str, str, str]
 
 
 def ratio_half_away(numerator: int, denominator: int, scale: int = 1) -> int | None:
-    """round(numerator × scale ÷ denominator), halves away from zero: `db.functions.ratio_half_away`."""
+    """round(numerator × scale ÷ denominator), halves away from zero, as SQL's ratio_half_away."""
     if denominator == 0:
         return None
     scaled = numerator * scale

@@ -15,6 +15,7 @@ from energy_api.analytics.router import router as analytics_router
 from energy_api.auth.principals import PrincipalCache, UserChangeListener
 from energy_api.auth.router import router as auth_router
 from energy_api.auth.router import users_router
+from energy_api.auth.tokens import VerifiedTokens
 from energy_api.clients.router import router as clients_router
 from energy_api.config import Settings, get_settings
 from energy_api.consumptions.router import router as consumptions_router
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Who is active, per process; trusted only while the lifespan's listener hears changes.
     app.state.principals = PrincipalCache()
+    # Access tokens whose signature this process has checked (see `auth.tokens`).
+    app.state.verified_tokens = VerifiedTokens()
     install_error_handlers(app)
     for router in (
         auth_router,

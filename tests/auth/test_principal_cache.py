@@ -19,6 +19,7 @@ from energy_api.auth import principals
 from energy_api.auth.models import Role
 from energy_api.auth.principals import Principal, PrincipalCache
 from energy_api.auth.service import principal_from_access_token
+from energy_api.auth.tokens import VerifiedTokens
 from energy_api.db import AnySelect
 from energy_api.errors import Unauthorized
 from energy_api.security import TokenType, encode_token
@@ -198,7 +199,9 @@ def token_for(principal: Principal) -> str:
 
 
 async def resolve(reader: FakeReader, cache: PrincipalCache, principal: Principal) -> Principal:
-    return await principal_from_access_token(reader, SETTINGS, cache, token_for(principal))
+    return await principal_from_access_token(
+        reader, SETTINGS, cache, VerifiedTokens(), token_for(principal)
+    )
 
 
 async def test_cached_user_is_answered_without_a_lookup() -> None:

@@ -57,7 +57,9 @@ async def get_current_user(
         raise Unauthorized("Not authenticated")
     state = request.app.state
     principals: PrincipalCache = state.principals
-    return await service.principal_from_access_token(reader, state.settings, principals, token)
+    return await service.principal_from_access_token(
+        reader, state.settings, principals, state.verified_tokens, token
+    )
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

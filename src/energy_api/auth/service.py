@@ -26,6 +26,7 @@ from energy_api.auth import repository
 from energy_api.auth.models import Role, User
 from energy_api.auth.principals import Principal, PrincipalCache
 from energy_api.auth.schemas import USERNAME_MAX_LENGTH, USERNAME_PATTERN, TokenPair
+from energy_api.auth.tokens import VerifiedTokens
 from energy_api.config import Settings
 from energy_api.db import KeepsWork, Reader
 from energy_api.errors import AppError, Conflict, Forbidden, InvalidInput, Unauthorized
@@ -223,19 +224,35 @@ async def revoke(session: AsyncSession, settings: Settings, token: str) -> None:
     await repository.revoke_family_of(session, claims["jti"], _now())
 
 
-async def principal_from_access_token(
-    reader: Reader, settings: Settings, principals: PrincipalCache, token: str
-) -> Principal:
-    """The active user a valid access token speaks for, else `Unauthorized`.
-
-    Answered from `principals` when it holds the user (it forgets a user as soon as the
-    database notifies a change), else looked up and remembered.
-    """
+def _verified_user_id(settings: Settings, tokens: VerifiedTokens, token: str) -> int:
+    """The user a genuine, unexpired access token names (`Unauthorized` otherwise), verified
+    once per token and process (`auth.tokens`)."""
+    if (user_id := tokens.user_id(token)) is not None:
+        return user_id
     try:
         claims = decode_token(settings, token, expected_type=TokenType.access)
     except InvalidToken:
         raise Unauthorized(BAD_TOKEN) from None
     user_id = _user_id(claims["sub"])
+    if isinstance(claims["exp"], int | float):
+        tokens.remember(token, user_id, float(claims["exp"]))
+    return user_id
+
+
+async def principal_from_access_token(
+    reader: Reader,
+    settings: Settings,
+    principals: PrincipalCache,
+    tokens: VerifiedTokens,
+    token: str,
+) -> Principal:
+    """The active user a valid access token speaks for, else `Unauthorized`.
+
+    The token's signature and claims are checked once per process (`tokens`); the user is
+    answered from `principals` when it holds them (it forgets a user as soon as the database
+    notifies a change), else looked up and remembered.
+    """
+    user_id = _verified_user_id(settings, tokens, token)
     if (cached := principals.get(user_id)) is not None:
         return cached
     generation = principals.generation

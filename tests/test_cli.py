@@ -17,7 +17,7 @@ from energy_api.security import pwd_context
 from tests.conftest import ROOT, TEST_SECRET
 
 EXECUTABLE = Path(sys.executable).with_name("energy-api")
-PASSWORD = "a long enough password"
+PASSWORD = "a long enough password 2"
 
 
 def run(

@@ -41,6 +41,11 @@ EXPECTED_OPERATION_IDS = {
     "auth-token-form",
     "usuarios-me",
     "usuarios-create",
+    "usuarios-list",
+    "usuarios-get",
+    "usuarios-update",
+    "usuarios-delete",
+    "usuarios-change-password",
     "health-check",
 }
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api import months
+from energy_api.auth import passwords
 from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
 from energy_api.auth.models import Role
@@ -100,10 +101,18 @@ def create_user(settings: Settings, username: str, role: Role) -> None:
     print(f"created user {username!r} with role {role.value}")
 
 
+def _generated_password() -> str:
+    """A random password the policy accepts (a random one lacks a digit now and then)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if not passwords.problems(password, "admin"):
+            return password
+
+
 def ensure_admin(settings: Settings) -> None:
     """Create `admin` when there is no user yet; print its password once if generated."""
     given = settings.admin_password.get_secret_value() if settings.admin_password else ""
-    password = given or secrets.token_urlsafe(12)
+    password = given or _generated_password()
 
     async def work(session: AsyncSession) -> bool:
         if await users_repository.exists_any(session):

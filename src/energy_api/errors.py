@@ -176,9 +176,13 @@ def _path_regex(template: str) -> re.Pattern[str]:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method the OpenAPI document lists for this path."""
+    """Every method the OpenAPI document lists for this path. A literal path (`/usuarios/me/`)
+    is routed before a template that also matches it (`/usuarios/{id}/`), so it alone counts."""
+    paths = request.app.openapi()["paths"]
+    if (literal := paths.get(request.url.path)) is not None:
+        return sorted(method.upper() for method in literal if method in _OPERATION_METHODS)
     methods: set[str] = set()
-    for template, item in request.app.openapi()["paths"].items():
+    for template, item in paths.items():
         if _path_regex(template).fullmatch(request.url.path):
             methods.update(method.upper() for method in item if method in _OPERATION_METHODS)
     return sorted(methods)

@@ -21,6 +21,7 @@ from energy_api.config import Settings
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "iss", "aud", "type")
+VERSION_CLAIM = "ver"
 
 # New hashes are argon2; Django's pbkdf2 hashes (users imported from the old system) still
 # verify and are re-hashed to argon2 on the next successful login.
@@ -61,6 +62,12 @@ async def verify_password(password: str, password_hash: str | None) -> tuple[boo
     return await anyio.to_thread.run_sync(_verify, password, password_hash)
 
 
+def token_version(claims: dict[str, Any]) -> int:
+    """The token version a decoded token was issued for (0 when it names none)."""
+    version: int = claims.get(VERSION_CLAIM, 0)
+    return version
+
+
 def new_token_id() -> str:
     return uuid.uuid4().hex
 
@@ -73,6 +80,7 @@ def encode_token(
     ttl: timedelta,
     now: datetime | None = None,
     jti: str | None = None,
+    version: int | None = None,
 ) -> str:
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -84,6 +92,9 @@ def encode_token(
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
     }
+    if version:
+        # The user's token version (`users.token_version`); absent means 0.
+        claims[VERSION_CLAIM] = version
     return jwt.encode(claims, settings.jwt_key, algorithm=ALGORITHM)
 
 
@@ -111,4 +122,7 @@ def decode_token(
         raise InvalidToken(f"expected a {expected_type.value} token")
     if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
         raise InvalidToken("invalid subject or token id")
+    version = claims.get(VERSION_CLAIM, 0)
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 2**31:
+        raise InvalidToken("invalid token version")
     return claims

@@ -186,7 +186,12 @@ class FakeReader:
         found = self.active.get(params["user_id"])
         if found is None:
             return None
-        return {"id": found.id, "username": found.username, "role": found.role.value}
+        return {
+            "id": found.id,
+            "username": found.username,
+            "role": found.role.value,
+            "token_version": found.token_version,
+        }
 
 
 def token_for(principal: Principal) -> str:

@@ -80,7 +80,7 @@ async def test_duplicate_username_is_409_and_creates_nothing(
 ) -> None:
     first = await client.post("/api/v1/usuarios/", json=NEW_USER, headers=admin_headers)
     assert first.status_code == 201
-    again = {**NEW_USER, "password": "outra-senha-longa", "role": "admin"}
+    again = {**NEW_USER, "password": "outra-senha-l0nga", "role": "admin"}
     response = await client.post("/api/v1/usuarios/", json=again, headers=admin_headers)
     assert response.status_code == 409
     assert response.headers["content-type"] == PROBLEM_JSON

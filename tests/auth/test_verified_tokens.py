@@ -3,6 +3,7 @@ and never in place of asking whether the user is still active."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -58,7 +59,7 @@ async def test_an_entry_ends_when_its_token_expires(monkeypatch: pytest.MonkeyPa
     await resolve(verified, text)
     later = time.time() + 61
     monkeypatch.setattr(time, "time", lambda: later)
-    assert verified.user_id(text) is None
+    assert verified.lookup(text) is None
     assert len(verified) == 0
 
 
@@ -73,11 +74,20 @@ def test_the_cache_is_bounded_and_drops_the_oldest() -> None:
     verified = VerifiedTokens(max_entries=2)
     expires = time.time() + 60
     for name, user in (("a", 1), ("b", 2), ("c", 3)):
-        verified.remember(name, user, expires)
-    assert (verified.user_id("a"), verified.user_id("b"), verified.user_id("c")) == (None, 2, 3)
+        verified.remember(name, user, 0, expires)
+    assert [verified.lookup(name) for name in "abc"] == [None, (2, 0), (3, 0)]
 
 
 def test_an_expired_token_is_not_remembered() -> None:
     verified = VerifiedTokens()
-    verified.remember("old", 1, time.time() - 1)
+    verified.remember("old", 1, 0, time.time() - 1)
     assert len(verified) == 0
+
+
+async def test_a_remembered_token_ends_when_the_users_token_version_moves_on() -> None:
+    verified, text = VerifiedTokens(), token()
+    await resolve(verified, text)
+    assert verified.lookup(text) == (ALICE.id, 0)
+    after_password_change = dataclasses.replace(ALICE, token_version=1)
+    with pytest.raises(Unauthorized):
+        await resolve(verified, text, FakeReader(after_password_change))

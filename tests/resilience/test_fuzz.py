@@ -27,6 +27,7 @@ import schemathesis
 from schemathesis.python.asgi import shutdown_lifespans
 
 from energy_api import months
+from energy_api.auth import passwords
 from energy_api.auth.models import Role, User
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
@@ -64,6 +65,12 @@ schema = schemathesis.openapi.from_dict(
     ),
 )
 schema.app = APP
+# Changing the caller's own password needs the current one, which generated data cannot know,
+# and on success ends the token every request here uses; tests/auth/test_accounts.py covers it.
+fuzzed = schema.exclude(operation_id="usuarios-change-password")
+# /usuarios/{id}/ operations act on this user, not on the admin the token names (a password
+# reset would end that token; demoting or deleting the last admin is refused anyway).
+TARGET_USER_ID = 2
 
 
 async def _seed(url: str) -> None:
@@ -75,6 +82,10 @@ async def _seed(url: str) -> None:
             session.add(admin)
             await session.flush()
             assert admin.id == ADMIN.id  # the token was signed for it when the module loaded
+            target = User(username="fuzz-target", password_hash="x", role=Role.viewer.value)
+            session.add(target)
+            await session.flush()
+            assert target.id == TARGET_USER_ID
             for index in range(SEEDED_CLIENTS):
                 client = Client(name=f"Cliente {index}", document=cpf_from(index + 1))
                 session.add(client)
@@ -125,9 +136,17 @@ def follow_domain_rules(case: Any) -> None:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     if isinstance(case.query, dict):
         order_month_range(case.query)
+    if case.operation.path == "/api/v1/usuarios/{id}/" and case.path_parameters:
+        case.path_parameters["id"] = TARGET_USER_ID
     if not isinstance(case.body, dict):
         return
     body: dict[str, Any] = case.body
+    if isinstance(body.get("password"), str):
+        # The policy (a letter, a digit, not the username) is beyond JSON Schema.
+        password = ("a1" + body["password"])[: passwords.MAX_LENGTH]
+        if password.casefold() == str(body.get("username", "")).casefold():
+            password = password[:-1] + ("9" if password[-1] != "9" else "8")
+        body["password"] = password
     if isinstance(body.get("documento"), str):
         body["documento"] = cpf_from(zlib.crc32(body["documento"].encode()) % 999_999_998 + 1)
     cliente = body.get("cliente")
@@ -175,7 +194,7 @@ def order_month_range(query: dict[str, Any]) -> None:
     query["de"], query["ate"] = _month_text(start), _month_text(end)
 
 
-@schema.parametrize()
+@fuzzed.parametrize()
 def test_api_conforms_to_its_schema(case: Any) -> None:
     follow_domain_rules(case)
     SENT[case.operation.label] += 1

@@ -40,6 +40,8 @@ class Principal:
     id: int
     username: str
     role: Role
+    # `users.token_version`: tokens issued for another version are refused.
+    token_version: int = 0
 
 
 class PrincipalCache:

@@ -1,14 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.auth.models import LoginAttempt, RefreshToken, Role, User
 from energy_api.auth.principals import Principal
 from energy_api.db import Reader, flush
+from energy_api.db.functions import unicode_ilike
 
 USERNAME_UNIQUE = "uq_users_username"
 
@@ -28,7 +41,7 @@ async def get_by_id(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-_ACTIVE_PRINCIPAL = select(User.id, User.username, User.role).where(
+_ACTIVE_PRINCIPAL = select(User.id, User.username, User.role, User.token_version).where(
     User.id == bindparam("user_id"), User.is_active
 )
 
@@ -38,7 +51,12 @@ async def get_active_principal(reader: Reader, user_id: int) -> Principal | None
     row = await reader.first(_ACTIVE_PRINCIPAL, {"user_id": user_id})
     if row is None:
         return None
-    return Principal(id=row["id"], username=row["username"], role=Role(row["role"]))
+    return Principal(
+        id=row["id"],
+        username=row["username"],
+        role=Role(row["role"]),
+        token_version=row["token_version"],
+    )
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
@@ -70,6 +88,88 @@ async def set_active(session: AsyncSession, username: str, *, active: bool) -> i
         update(User).where(User.username == username).values(is_active=active).returning(User.id)
     )
     return result.scalar_one_or_none()
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    search: str | None,
+    role: Role | None,
+    active: bool | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[User], int]:
+    """Users in id order, filtered by a username substring (case-insensitive), role and state."""
+    conditions: list[ColumnElement[bool]] = []
+    if search:
+        conditions.append(unicode_ilike(User.username, _like_pattern(search)))
+    if role is not None:
+        conditions.append(User.role == role.value)
+    if active is not None:
+        conditions.append(User.is_active.is_(active))
+    rows = select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
+    count = select(func.count()).select_from(User).where(*conditions)
+    items = (await session.scalars(rows)).all()
+    total = await session.scalar(count)
+    return items, int(total or 0)
+
+
+async def get_locked(session: AsyncSession, user_id: int) -> User | None:
+    """The user, locked FOR UPDATE until the transaction ends (read afresh)."""
+    return await session.scalar(
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def lock_active_admins(session: AsyncSession) -> list[int]:
+    """Lock every active admin's row, ascending id; their ids.
+
+    A writer blocked here re-reads each row once the lock is free (PostgreSQL re-checks the
+    WHERE clause on the new version), so a row demoted meanwhile is no longer counted. SQLite's
+    writing transactions exclude each other whole."""
+    statement = (
+        select(User.id)
+        .where(User.role == Role.admin.value, User.is_active)
+        .order_by(User.id)
+        .with_for_update()
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def update_fields(
+    session: AsyncSession,
+    user: User,
+    *,
+    role: Role | None = None,
+    active: bool | None = None,
+    password_hash: str | None = None,
+    bump_version: bool = False,
+) -> User:
+    """Set the given fields (None: unchanged) of a user the caller has locked."""
+    if role is not None:
+        user.role = role.value
+    if active is not None:
+        user.is_active = active
+    if password_hash is not None:
+        user.password_hash = password_hash
+    if bump_version:
+        user.token_version += 1
+    await session.flush()
+    return user
+
+
+async def delete_by_id(session: AsyncSession, user_id: int) -> bool:
+    """Delete a user; its refresh tokens go with it (ON DELETE CASCADE)."""
+    result = await session.execute(delete(User).where(User.id == user_id).returning(User.id))
+    return result.first() is not None
 
 
 # Refresh tokens

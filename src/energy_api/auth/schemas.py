@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from energy_api.auth.models import Role
-from energy_api.schemas import InputModel
+from energy_api.auth import passwords
+from energy_api.auth.models import Role, User
+from energy_api.schemas import InputModel, Page, PatchModel
 
 # Django's username characters, spelled out so JSON Schema (ECMA-262) and Python agree.
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
@@ -49,7 +51,56 @@ class UserRead(BaseModel):
     role: Role
 
 
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=passwords.MIN_LENGTH,
+        max_length=passwords.MAX_LENGTH,
+        description=f"A new password: {passwords.RULES_TEXT}",
+        examples=["s3nha-bem-longa"],
+    ),
+]
+
+
 class UserCreate(InputModel):
     username: Username
-    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    password: NewPassword
     role: Role = Role.viewer
+
+
+class UserDetail(BaseModel):
+    """A user as admins see it."""
+
+    id: int
+    username: str
+    role: Role
+    ativo: bool = Field(description="Inactive users cannot log in; their tokens are refused")
+    criado_em: datetime
+
+    @classmethod
+    def from_model(cls, user: User) -> UserDetail:
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=Role(user.role),
+            ativo=user.is_active,
+            criado_em=user.created_at,
+        )
+
+
+class UserPage(Page[UserDetail]):
+    pass
+
+
+class UserUpdate(PatchModel):
+    """PATCH body: any subset of the fields. `password` resets the password and ends every
+    login of the user."""
+
+    role: Role | None = None
+    ativo: StrictBool | None = None
+    password: NewPassword | None = None
+
+
+class PasswordChange(InputModel):
+    senha_atual: Password = Field(description="The caller's current password")
+    nova_senha: NewPassword

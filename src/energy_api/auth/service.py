@@ -17,19 +17,21 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api.auth import repository
+from energy_api.auth import passwords, repository
 from energy_api.auth.models import Role, User
 from energy_api.auth.principals import Principal, PrincipalCache
 from energy_api.auth.schemas import USERNAME_MAX_LENGTH, USERNAME_PATTERN, TokenPair
 from energy_api.auth.tokens import VerifiedTokens
 from energy_api.config import Settings
 from energy_api.db import KeepsWork, Reader
-from energy_api.errors import AppError, Conflict, Forbidden, InvalidInput, Unauthorized
+from energy_api.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from energy_api.security import (
     LEEWAY_SECONDS,
     InvalidToken,
@@ -38,6 +40,7 @@ from energy_api.security import (
     encode_token,
     hash_password,
     new_token_id,
+    token_version,
     verify_password,
 )
 
@@ -90,7 +93,12 @@ async def _issue_tokens(
     )
     return TokenPair(
         access=encode_token(
-            settings, subject=subject, token_type=TokenType.access, ttl=access_ttl, now=now
+            settings,
+            subject=subject,
+            token_type=TokenType.access,
+            ttl=access_ttl,
+            now=now,
+            version=user.token_version,
         ),
         refresh=encode_token(
             settings,
@@ -99,6 +107,7 @@ async def _issue_tokens(
             ttl=refresh_ttl,
             now=now,
             jti=refresh_id,
+            version=user.token_version,
         ),
         expires_in=int(access_ttl.total_seconds()),
     )
@@ -146,21 +155,36 @@ async def authenticate(
     a success clears the username's failures. Concurrent attempts may each pass the check
     before any is recorded, so a burst can exceed the limit by its own size, once.
     """
+    user = await check_credentials(session, username, password, address)
+    return await _issue_tokens(session, settings, user, family_id=new_token_id(), now=_now())
+
+
+async def _record_failure(
+    session: AsyncSession, username: str, address: str, now: datetime
+) -> None:
+    await repository.delete_failed_logins_before(
+        session, now - THROTTLE_WINDOW, username=username, address=address
+    )
+    await repository.add_failed_login(session, username=username, address=address, at=now)
+
+
+async def check_credentials(
+    session: AsyncSession, username: str, password: str, address: str
+) -> User:
+    """The active user these credentials belong to, under the login throttle (see
+    `authenticate`, which issues tokens for it; the admin's login opens a session instead)."""
     now = _now()
     address = address[:ADDRESS_MAX_LENGTH]
     await _check_throttle(session, username, address, now)
     user = await repository.get_by_username(session, username)
     ok, new_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
-        await repository.delete_failed_logins_before(
-            session, now - THROTTLE_WINDOW, username=username, address=address
-        )
-        await repository.add_failed_login(session, username=username, address=address, at=now)
+        await _record_failure(session, username, address, now)
         raise RecordedUnauthorized(BAD_CREDENTIALS)
     await repository.delete_failed_logins(session, username)
     if new_hash is not None:
         await repository.set_password_hash(session, user.id, new_hash)
-    return await _issue_tokens(session, settings, user, family_id=new_token_id(), now=now)
+    return user
 
 
 def _user_id(subject: str) -> int:
@@ -204,7 +228,7 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
         raise RecordedUnauthorized(BAD_TOKEN)
     user_id, family_id = retired
     user = await _active_user(session, claims["sub"])
-    if user.id != user_id:
+    if user.id != user_id or token_version(claims) != user.token_version:
         raise Unauthorized(BAD_TOKEN)
     return await _issue_tokens(session, settings, user, family_id=family_id, now=now)
 
@@ -224,19 +248,18 @@ async def revoke(session: AsyncSession, settings: Settings, token: str) -> None:
     await repository.revoke_family_of(session, claims["jti"], _now())
 
 
-def _verified_user_id(settings: Settings, tokens: VerifiedTokens, token: str) -> int:
-    """The user a genuine, unexpired access token names (`Unauthorized` otherwise), verified
-    once per token and process (`auth.tokens`)."""
-    if (user_id := tokens.user_id(token)) is not None:
-        return user_id
+def _verified_token(settings: Settings, tokens: VerifiedTokens, token: str) -> tuple[int, int]:
+    """The (user id, token version) a genuine, unexpired access token names (`Unauthorized`
+    otherwise), verified once per token and process (`auth.tokens`)."""
+    if (known := tokens.lookup(token)) is not None:
+        return known
     try:
         claims = decode_token(settings, token, expected_type=TokenType.access)
     except InvalidToken:
         raise Unauthorized(BAD_TOKEN) from None
-    user_id = _user_id(claims["sub"])
-    if isinstance(claims["exp"], int | float):
-        tokens.remember(token, user_id, float(claims["exp"]))
-    return user_id
+    user_id, version = _user_id(claims["sub"]), token_version(claims)
+    tokens.remember(token, user_id, version, float(claims["exp"]))
+    return user_id, version
 
 
 async def principal_from_access_token(
@@ -252,14 +275,17 @@ async def principal_from_access_token(
     answered from `principals` when it holds them (it forgets a user as soon as the database
     notifies a change), else looked up and remembered.
     """
-    user_id = _verified_user_id(settings, tokens, token)
-    if (cached := principals.get(user_id)) is not None:
-        return cached
-    generation = principals.generation
-    principal = await repository.get_active_principal(reader, user_id)
+    user_id, version = _verified_token(settings, tokens, token)
+    principal = principals.get(user_id)
     if principal is None:
+        generation = principals.generation
+        principal = await repository.get_active_principal(reader, user_id)
+        if principal is None:
+            raise Unauthorized(BAD_TOKEN)
+        principals.put(principal, generation)
+    if principal.token_version != version:
+        # Issued before a password change or reset: that login has ended.
         raise Unauthorized(BAD_TOKEN)
-    principals.put(principal, generation)
     return principal
 
 
@@ -268,11 +294,18 @@ def ensure_role(principal: Principal, required: Role) -> None:
         raise Forbidden(f"Requires the {required.value} role")
 
 
+def check_new_password(password: str, username: str, *, field: str = "password") -> None:
+    """422 naming `field` when `password` breaks the policy (`energy_api.auth.passwords`)."""
+    if found := passwords.problems(password, username):
+        raise InvalidInput(field, "; ".join(found))
+
+
 async def create_user(session: AsyncSession, username: str, password: str, role: Role) -> User:
     if not re.fullmatch(USERNAME_PATTERN, username) or len(username) > USERNAME_MAX_LENGTH:
         raise InvalidInput(
             "username", "use 1-150 letters, digits and the characters _ . @ + - only"
         )
+    check_new_password(password, username)
     password_hash = await hash_password(password)
     try:
         return await repository.add(
@@ -283,11 +316,13 @@ async def create_user(session: AsyncSession, username: str, password: str, role:
 
 
 async def set_active(session: AsyncSession, username: str, *, active: bool) -> bool:
-    """Activate or deactivate a user; False when there is no such user.
+    """Activate or deactivate a user from the command line; False when there is no such user.
 
     Deactivation also revokes the user's refresh tokens, so reactivating later does not bring
     old logins back. Its access tokens fail on their next use: each process forgets the user as
-    soon as the database notifies the change (`energy_api.auth.principals`).
+    soon as the database notifies the change (`energy_api.auth.principals`). Unlike the API and
+    the admin (`update_user`), the command line may deactivate the last active admin: whoever
+    runs it can also create one (`energy-api create-user`).
     """
     user_id = await repository.set_active(session, username, active=active)
     if user_id is None:
@@ -295,6 +330,158 @@ async def set_active(session: AsyncSession, username: str, *, active: bool) -> b
     if not active:
         await repository.revoke_user_refresh_tokens(session, user_id, _now())
     return True
+
+
+# Accounts: what admins change, and what each user changes of their own.
+
+LAST_ADMIN = "At least one active admin must remain"
+
+
+class LastAdmin(Conflict):
+    def __init__(self) -> None:
+        super().__init__(LAST_ADMIN)
+
+
+class WrongCurrentPassword(InvalidInput, KeepsWork):
+    """The current password did not match; the failure counts for the login throttle, so the
+    request boundary commits it before the 422 is sent."""
+
+    def __init__(self) -> None:
+        super().__init__("senha_atual", "does not match the current password")
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """The fields to change; None leaves a field as it is. A password is a reset: it also ends
+    every login of the user (their refresh tokens are revoked, their access tokens refused)."""
+
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = None
+
+
+def _user_not_found(user_id: int) -> NotFound:
+    return NotFound(f"User {user_id} not found")
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    search: str | None,
+    role: Role | None,
+    active: bool | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[User], int]:
+    return await repository.list_page(
+        session, search=search, role=role, active=active, limit=limit, offset=offset
+    )
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await repository.get_by_id(session, user_id)
+    if user is None:
+        raise _user_not_found(user_id)
+    return user
+
+
+def _is_active_admin(user: User) -> bool:
+    return user.is_active and user.role == Role.admin.value
+
+
+async def _lock_keeping_an_admin(
+    session: AsyncSession, user_id: int, *, removes_admin: bool
+) -> User:
+    """The user, locked; when the change `removes_admin` rights from an active admin, refused
+    unless another active admin remains.
+
+    Locks: every active admin's row first (ascending id), then the user's. Two admins demoting
+    each other at once queue on the first lock, and the second sees the first's change."""
+    others: list[int] | None = None
+    if removes_admin:
+        others = await repository.lock_active_admins(session)
+    user = await repository.get_locked(session, user_id)
+    if user is None:
+        raise _user_not_found(user_id)
+    if others is not None and _is_active_admin(user) and not set(others) - {user.id}:
+        raise LastAdmin()
+    return user
+
+
+async def update_user(session: AsyncSession, user_id: int, changes: UserChanges) -> User:
+    """Change a user's role, state or password (admin only, at the router)."""
+    removes_admin = (changes.role is not None and changes.role != Role.admin) or (
+        changes.active is False
+    )
+    user = await _lock_keeping_an_admin(session, user_id, removes_admin=removes_admin)
+    password_hash = None
+    if changes.password is not None:
+        check_new_password(changes.password, user.username)
+        password_hash = await hash_password(changes.password)
+    await repository.update_fields(
+        session,
+        user,
+        role=changes.role,
+        active=changes.active,
+        password_hash=password_hash,
+        bump_version=password_hash is not None,
+    )
+    if password_hash is not None or changes.active is False:
+        await repository.revoke_user_refresh_tokens(session, user.id, _now())
+    return user
+
+
+async def delete_user(session: AsyncSession, user_id: int) -> None:
+    """Delete a user and their refresh tokens; never the last active admin."""
+    await _lock_keeping_an_admin(session, user_id, removes_admin=True)
+    await repository.delete_by_id(session, user_id)
+
+
+async def change_own_password(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    current: str,
+    new: str,
+    address: str,
+) -> TokenPair:
+    """Change the caller's password, given the current one; every other login ends.
+
+    A wrong current password counts as a failed login for the throttle (so a stolen access
+    token cannot be used to guess the password), and a throttled caller gets 429. On success
+    the token version is raised and every refresh token revoked: the caller's other logins end
+    (access tokens at their next use), and the answer is a new token pair for this one.
+    """
+    now = _now()
+    address = address[:ADDRESS_MAX_LENGTH]
+    await _check_throttle(session, principal.username, address, now)
+    user = await repository.get_locked(session, principal.id)
+    if user is None or not user.is_active:
+        raise Unauthorized(BAD_TOKEN)
+    ok, _ = await verify_password(current, user.password_hash)
+    if not ok:
+        await _record_failure(session, user.username, address, now)
+        raise WrongCurrentPassword()
+    check_new_password(new, user.username, field="nova_senha")
+    if new == current:
+        raise InvalidInput("nova_senha", "must differ from the current password")
+    await repository.update_fields(
+        session, user, password_hash=await hash_password(new), bump_version=True
+    )
+    await repository.revoke_user_refresh_tokens(session, user.id, now)
+    await repository.delete_failed_logins(session, user.username)
+    return await _issue_tokens(session, settings, user, family_id=new_token_id(), now=now)
+
+
+async def session_principal(session: AsyncSession, user_id: int, version: int) -> Principal | None:
+    """The active user a browser session (the admin's) speaks for, if its token version is
+    still the user's: a password change or reset ends the session, and so does deactivation."""
+    user = await repository.get_by_id(session, user_id)
+    if user is None or not user.is_active or user.token_version != version:
+        return None
+    return Principal(
+        id=user.id, username=user.username, role=Role(user.role), token_version=version
+    )
 
 
 async def prune(session: AsyncSession) -> tuple[int, int]:

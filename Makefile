@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run install install-dev lint format typecheck audit test test-only fuzz postgres migrate clean
+.PHONY: run install install-dev lint format typecheck audit test test-only fuzz postgres migrate clean browser painel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,15 +57,28 @@ audit: install-dev
 	$(BIN)/pip-audit --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
 	$(BIN)/pip-audit --requirement requirements-dev.lock --no-deps --disable-pip --progress-spinner off
 
-## Lint, types, audit, and the whole suite on PostgreSQL and SQLite.
-test: lint audit postgres
+## Headless Chromium for the browser tests (Debian's package); fast when already installed.
+## Without apt (or when it fails) the browser tests are skipped, saying so in one line.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  >/dev/null 2>&1; } || echo "chromium could not be installed: the browser tests will be skipped"
+
+## Rebuild /painel/ (needs Node and npm): the OpenAPI document, its TypeScript types, a type
+## check, and the bundle in src/energy_api/painel/static (committed, so `make run` needs no Node).
+painel: install
+	$(BIN)/python -m energy_api.painel.openapi > web/painel/openapi.json
+	cd web/painel && npm ci --no-audit --no-fund && npm run types && npm run check && npm run build
+
+## Lint, types, audit, and the whole suite on PostgreSQL and SQLite (browser tests included).
+test: lint audit postgres browser
 	$(BIN)/pytest
 
 ## The schemathesis run with 1000 examples per operation (`make test` runs 100).
 fuzz: install-dev postgres
 	FUZZ_EXAMPLES=1000 $(BIN)/pytest tests/resilience/test_fuzz.py
 
-test-only: install-dev postgres
+test-only: install-dev postgres browser
 	$(BIN)/pytest
 
 clean:

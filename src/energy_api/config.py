@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # throttle); "*" trusts any, which is right only behind a proxy that overwrites them.
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # The back office in the browser (/admin): how long a login lasts without activity.
+    admin_session_hours: int = Field(default=8, ge=1, le=7 * 24)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

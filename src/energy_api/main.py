@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from energy_api import __version__
+from energy_api.admin import install_admin
 from energy_api.analytics.router import router as analytics_router
 from energy_api.auth.principals import PrincipalCache, UserChangeListener
 from energy_api.auth.router import router as auth_router
@@ -30,6 +31,7 @@ from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, proble
 from energy_api.http.docs import install_docs
 from energy_api.http.health import router as health_router
 from energy_api.http.middleware import install_middleware
+from energy_api.painel import install_painel
 
 DESCRIPTION = """
 Register clients and their monthly energy consumption, and read analytics over them.
@@ -154,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_docs(app)
+    install_admin(app, settings)
+    install_painel(app)
     install_middleware(app, settings)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
 from energy_api.db import SQLITE_FOREIGN_KEY, flush
+from energy_api.db.functions import unicode_ilike
 
 MONTH_UNIQUE = "uq_consumptions_client_id_month"
 CLIENT_FK = "fk_consumptions_client_id_clients"
@@ -91,6 +93,57 @@ async def list_page(
     count = select(func.count()).select_from(Consumption).where(*conditions)
     items = [(row[0], row[1]) for row in (await session.execute(rows)).all()]
     total = await session.scalar(count)
+    return items, int(total or 0)
+
+
+BROWSE_ORDERS = {"id": Consumption.id, "month": Consumption.month, "kwh": Consumption.kwh}
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def browse_page(
+    session: AsyncSession,
+    *,
+    client_id: int | None,
+    start: date | None,
+    end: date | None,
+    client_search: str | None,
+    order: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+    count_cap: int,
+) -> tuple[list[tuple[Consumption, str]], int]:
+    """A page of records with their client's name, and how many match, counted up to
+    `count_cap` + 1 (so that counting stays an index range read of bounded length).
+
+    `client_search` keeps the records of clients whose name or document contains it. The order
+    is `order` then id, so pages never overlap."""
+    conditions = _filters(client_id, start, end)
+    if client_search:
+        pattern = _like_pattern(client_search)
+        matching = select(Client.id).where(
+            unicode_ilike(Client.name, pattern) | unicode_ilike(Client.document, pattern)
+        )
+        conditions.append(Consumption.client_id.in_(matching))
+    column = BROWSE_ORDERS[order]
+    ordering: list[ColumnElement[Any]] = [column.desc() if descending else column.asc()]
+    if order != "id":
+        ordering.append(Consumption.id.desc() if descending else Consumption.id.asc())
+    rows = (
+        select(Consumption, Client.name)
+        .join(Client, Client.id == Consumption.client_id)
+        .where(*conditions)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
+    bounded = select(Consumption.id).where(*conditions).limit(count_cap + 1).subquery()
+    items = [(row[0], row[1]) for row in (await session.execute(rows)).all()]
+    total = await session.scalar(select(func.count()).select_from(bounded))
     return items, int(total or 0)
 
 

@@ -76,6 +76,67 @@ async def list_page(
     )
 
 
+# Sorting by kWh reads every record in range: fine for one client or a year of the portfolio.
+KWH_SORT_MAX_MONTHS = 12
+BROWSE_ORDERS = ("id", "month", "kwh")
+BROWSE_COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BrowsePage:
+    """A page of records for people browsing them (the admin), with a bounded count: `total`
+    is exact up to `BROWSE_COUNT_CAP`, and `capped` says there are more."""
+
+    rows: Sequence[tuple[Consumption, str]]
+    total: int
+    capped: bool
+    order: str
+
+
+def kwh_sort_allowed(client_id: int | None, start: date | None, end: date | None) -> bool:
+    """Sorting by kWh is offered within one client, or within at most a year of months."""
+    if client_id is not None:
+        return True
+    if start is None or end is None:
+        return False
+    return months.span(start, end) <= KWH_SORT_MAX_MONTHS
+
+
+async def browse(
+    session: AsyncSession,
+    *,
+    client_id: int | None,
+    start: date | None,
+    end: date | None,
+    client_search: str | None,
+    order: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> BrowsePage:
+    """Records filtered by client, month range and a client name or document substring, in
+    `order` ("id", "month" or "kwh"; kWh falls back to month where `kwh_sort_allowed` says no).
+    """
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("de", "must not be after ate")
+    if order == "kwh" and not kwh_sort_allowed(client_id, start, end):
+        order = "month"
+    rows, total = await repository.browse_page(
+        session,
+        client_id=client_id,
+        start=start,
+        end=end,
+        client_search=client_search,
+        order=order,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        count_cap=BROWSE_COUNT_CAP,
+    )
+    capped = total > BROWSE_COUNT_CAP
+    return BrowsePage(rows, min(total, BROWSE_COUNT_CAP), capped, order)
+
+
 async def _name(session: AsyncSession, client_id: int) -> str:
     return (await clients_service.get(session, client_id)).name
 

@@ -199,7 +199,15 @@ export interface paths {
         /** List clients */
         get: operations["clientes-list"];
         put?: never;
-        /** Create a client */
+        /**
+         * Create a client
+         * @description Create a client.
+         *
+         *     `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+         *     allowed in the first twelve), with valid check digits unless the service runs with
+         *     `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+         *     (409).
+         */
         post: operations["clientes-create"];
         delete?: never;
         options?: never;
@@ -216,7 +224,15 @@ export interface paths {
         };
         /** Get a client */
         get: operations["clientes-get"];
-        /** Replace a client */
+        /**
+         * Replace a client
+         * @description Replace a client's name and document.
+         *
+         *     `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+         *     allowed in the first twelve), with valid check digits unless the service runs with
+         *     `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+         *     (409).
+         */
         put: operations["clientes-replace"];
         post?: never;
         /**
@@ -226,7 +242,15 @@ export interface paths {
         delete: operations["clientes-delete"];
         options?: never;
         head?: never;
-        /** Update some fields of a client */
+        /**
+         * Update some fields of a client
+         * @description Change a client's name or document.
+         *
+         *     `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+         *     allowed in the first twelve), with valid check digits unless the service runs with
+         *     `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+         *     (409).
+         */
         patch: operations["clientes-update"];
         trace?: never;
     };
@@ -2489,9 +2513,9 @@ export interface operations {
         parameters: {
             query?: {
                 cliente_id?: number | null;
-                /** @description First month (YYYY-MM), inclusive */
+                /** @description First month (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate */
                 de?: string | null;
-                /** @description Last month (YYYY-MM), inclusive */
+                /** @description Last month (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Page size */
                 limit?: number;
@@ -3073,9 +3097,9 @@ export interface operations {
             query?: {
                 /** @description Client id; omitted: the whole portfolio */
                 cliente_id?: number | null;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
             };
             header?: never;
@@ -3145,9 +3169,9 @@ export interface operations {
             query?: {
                 /** @description Client id; omitted: the whole portfolio */
                 cliente_id?: number | null;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Period: month, quarter or year. With trimestre/ano, `de` must open and `ate` must close a period. */
                 agrupar?: "mes" | "trimestre" | "ano";
@@ -3219,9 +3243,9 @@ export interface operations {
             query: {
                 /** @description Client id */
                 cliente_id: number;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
             };
             header?: never;
@@ -3289,9 +3313,9 @@ export interface operations {
     "analytics-ranking": {
         parameters: {
             query?: {
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Items to return */
                 limite?: number;
@@ -3356,9 +3380,9 @@ export interface operations {
                 cliente_id: number;
                 /** @description Calendar months ending at the latest with data */
                 meses?: number;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
             };
             header?: never;
@@ -3428,9 +3452,9 @@ export interface operations {
             query?: {
                 /** @description Client id; omitted: the whole portfolio */
                 cliente_id?: number | null;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Items to return */
                 limite?: number;

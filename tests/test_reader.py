@@ -1,11 +1,12 @@
-"""`PoolReader`: one read statement on a pooled connection borrowed for it.
+"""The app's reader (`open_reader`): one read statement on a pooled connection borrowed for it.
 
 It must answer what a `SessionReader` answers for the statements the app gives it (on
-PostgreSQL it runs SQLAlchemy's compiled SQL on asyncpg itself, so a type mismatch would show
-here), refuse statements whose parameters SQLAlchemy would have to process, and throw away a
-connection that failed because the database was unavailable (and only then).
+PostgreSQL, `AsyncpgReader` runs SQLAlchemy's compiled SQL on its own asyncpg pool, so a type
+mismatch would show here), refuse statements whose parameters SQLAlchemy would have to process,
+throw away a connection that failed because the database was unavailable (and only then), and
+never hand on a connection with a statement still running.
 
-PoolReader reads committed data only, so these tests commit their rows and delete them.
+It reads committed data only, so these tests commit their rows and delete them.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from energy_api.auth import repository as auth_repository
 from energy_api.auth.models import Role, User
 from energy_api.auth.repository import _ACTIVE_PRINCIPAL
 from energy_api.clients.models import Client
+from energy_api.config import Settings
 from energy_api.consumptions.models import Consumption
 from energy_api.db import (
     AnySelect,
-    PoolReader,
+    AsyncpgReader,
+    Reader,
     SessionReader,
     asyncpg_dsn,
     create_engine,
     is_unavailable,
+    open_reader,
 )
 from tests.conftest import make_settings
 from tests.factories import next_cpf
@@ -65,6 +69,13 @@ class ShortSessionReader:
 @pytest.fixture
 def session_reader(engine: AsyncEngine) -> ShortSessionReader:
     return ShortSessionReader(engine)
+
+
+@pytest.fixture
+async def pool(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Reader]:
+    """The reader the app opens in its lifespan."""
+    async with open_reader(engine, settings) as reader:
+        yield reader
 
 
 @pytest.fixture
@@ -118,9 +129,8 @@ def as_dict(row: Any) -> dict[str, Any]:
 
 
 async def test_mean_and_latest_reads_as_through_a_session(
-    engine: AsyncEngine, session_reader: ShortSessionReader, committed_client: int
+    pool: Reader, session_reader: ShortSessionReader, committed_client: int
 ) -> None:
-    pool = PoolReader(engine)
     params = {"client_id": committed_client}
     pooled = as_dict(await pool.first(_mean_and_latest(), params))
     assert pooled == as_dict(await session_reader.first(_mean_and_latest(), params))
@@ -136,9 +146,8 @@ async def test_mean_and_latest_reads_as_through_a_session(
 
 
 async def test_mean_and_latest_of_a_missing_client_reads_as_through_a_session(
-    engine: AsyncEngine, session_reader: ShortSessionReader
+    pool: Reader, session_reader: ShortSessionReader
 ) -> None:
-    pool = PoolReader(engine)
     row = await mean_queries.mean_and_latest(pool, MISSING_ID)
     assert row == await mean_queries.mean_and_latest(session_reader, MISSING_ID)
     assert not row.client_exists
@@ -146,9 +155,8 @@ async def test_mean_and_latest_of_a_missing_client_reads_as_through_a_session(
 
 
 async def test_active_principal_reads_as_through_a_session(
-    engine: AsyncEngine, session_reader: ShortSessionReader, committed_user: int
+    pool: Reader, session_reader: ShortSessionReader, committed_user: int
 ) -> None:
-    pool = PoolReader(engine)
     params = {"user_id": committed_user}
     pooled = as_dict(await pool.first(_ACTIVE_PRINCIPAL, params))
     assert pooled == as_dict(await session_reader.first(_ACTIVE_PRINCIPAL, params))
@@ -159,8 +167,7 @@ async def test_active_principal_reads_as_through_a_session(
     assert principal == await auth_repository.get_active_principal(session_reader, committed_user)
 
 
-async def test_no_row_is_none(engine: AsyncEngine, committed_user: int) -> None:
-    pool = PoolReader(engine)
+async def test_no_row_is_none(engine: AsyncEngine, pool: Reader, committed_user: int) -> None:
     assert await pool.first(_ACTIVE_PRINCIPAL, {"user_id": MISSING_ID}) is None
     async with engine.begin() as connection:
         await connection.execute(
@@ -182,45 +189,43 @@ NEEDS_PROCESSING: dict[str, AnySelect] = {
 
 @pytest.mark.usefixtures("postgres_only")
 @pytest.mark.parametrize("kind", list(NEEDS_PROCESSING))
-async def test_statement_needing_parameter_processing_is_refused(
-    engine: AsyncEngine, kind: str
-) -> None:
-    pool = PoolReader(engine)
-    checked_out = engine.pool.checkedout()  # type: ignore[attr-defined]
+async def test_statement_needing_parameter_processing_is_refused(pool: Reader, kind: str) -> None:
     with pytest.raises(ValueError, match="parameter processing"):
         await pool.first(NEEDS_PROCESSING[kind], {"ids": [1], "name": "x"})
-    assert engine.pool.checkedout() == checked_out  # type: ignore[attr-defined]
+    assert isinstance(pool, AsyncpgReader)
+    assert pool.in_use == 0  # refused before borrowing a connection
 
 
 @asynccontextmanager
-async def one_connection_engine(database_url: str, timeout_ms: int) -> AsyncIterator[AsyncEngine]:
-    """An engine whose pool holds one connection, so a replaced connection shows as a new
+async def one_connection_reader(database_url: str, timeout_ms: int) -> AsyncIterator[Reader]:
+    """A reader whose pool holds one connection, so a replaced connection shows as a new
     backend pid; statements bounded at `timeout_ms`."""
     settings = make_settings(
         database_url, db_pool_size=1, db_max_overflow=0, db_statement_timeout_ms=timeout_ms
     )
     engine = create_engine(database_url, settings)
     try:
-        yield engine
+        async with open_reader(engine, settings) as reader:
+            yield reader
     finally:
         await engine.dispose()
 
 
 @pytest.fixture
-async def quick_engine(database_url: str, postgres_only: None) -> AsyncIterator[AsyncEngine]:
+async def quick_reader(database_url: str, postgres_only: None) -> AsyncIterator[Reader]:
     """Statements time out after 200 ms."""
-    async with one_connection_engine(database_url, 200) as engine:
-        yield engine
+    async with one_connection_reader(database_url, 200) as reader:
+        yield reader
 
 
 @pytest.fixture
-async def patient_engine(database_url: str, postgres_only: None) -> AsyncIterator[AsyncEngine]:
+async def patient_reader(database_url: str, postgres_only: None) -> AsyncIterator[Reader]:
     """Statements may run for 30 s (they are stopped by the test long before)."""
-    async with one_connection_engine(database_url, 30_000) as engine:
-        yield engine
+    async with one_connection_reader(database_url, 30_000) as reader:
+        yield reader
 
 
-async def backend_pid(pool: PoolReader) -> int:
+async def backend_pid(pool: Reader) -> int:
     row = await pool.first(BACKEND_PID, {})
     assert row is not None
     pid: int = row["pid"]
@@ -228,9 +233,9 @@ async def backend_pid(pool: PoolReader) -> int:
 
 
 async def test_statement_timeout_propagates_and_replaces_the_connection(
-    quick_engine: AsyncEngine,
+    quick_reader: Reader,
 ) -> None:
-    pool = PoolReader(quick_engine)
+    pool = quick_reader
     before = await backend_pid(pool)
     with pytest.raises(asyncpg.QueryCanceledError) as raised:
         await pool.first(select(func.pg_sleep(5)), {})
@@ -239,9 +244,9 @@ async def test_statement_timeout_propagates_and_replaces_the_connection(
 
 
 async def test_failure_that_is_not_unavailability_keeps_the_connection(
-    quick_engine: AsyncEngine,
+    quick_reader: Reader,
 ) -> None:
-    pool = PoolReader(quick_engine)
+    pool = quick_reader
     before = await backend_pid(pool)
     with pytest.raises(asyncpg.DivisionByZeroError) as raised:
         await pool.first(select((literal_column("1") / literal_column("0")).label("x")), {})
@@ -250,7 +255,7 @@ async def test_failure_that_is_not_unavailability_keeps_the_connection(
 
 
 @asynccontextmanager
-async def sleeping_read(database_url: str, pool: PoolReader) -> AsyncIterator[SleepingRead]:
+async def sleeping_read(database_url: str, pool: Reader) -> AsyncIterator[SleepingRead]:
     """A read of `pg_sleep(20)` in a task, once the server runs it (the task is cancelled
     afterwards if the test left it running)."""
     task = asyncio.create_task(pool.first(select(func.pg_sleep(20)), {}))
@@ -284,9 +289,9 @@ class SleepingRead:
 
 
 async def test_backend_terminated_mid_query_propagates_and_replaces_the_connection(
-    database_url: str, patient_engine: AsyncEngine
+    database_url: str, patient_reader: Reader
 ) -> None:
-    pool = PoolReader(patient_engine)
+    pool = patient_reader
     async with sleeping_read(database_url, pool) as read:
         connection = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
@@ -300,10 +305,10 @@ async def test_backend_terminated_mid_query_propagates_and_replaces_the_connecti
 
 
 async def test_cancelled_read_leaves_the_pooled_connection_usable(
-    database_url: str, patient_engine: AsyncEngine
+    database_url: str, patient_reader: Reader
 ) -> None:
     """A client that goes away mid-read cancels it; the next read must not inherit it."""
-    pool = PoolReader(patient_engine)
+    pool = patient_reader
     async with sleeping_read(database_url, pool) as read:
         read.task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -18,11 +18,13 @@ from energy_api.db.errors import (
 )
 from energy_api.db.reader import (
     AnySelect,
+    AsyncpgReader,
     PoolReader,
     Reader,
     ReaderDep,
     SessionReader,
     get_reader,
+    open_reader,
 )
 from energy_api.db.session import (
     READ_ONLY_METHODS,
@@ -40,6 +42,7 @@ __all__ = [
     "READ_ONLY_METHODS",
     "SQLITE_FOREIGN_KEY",
     "AnySelect",
+    "AsyncpgReader",
     "Base",
     "KeepsWork",
     "PoolReader",
@@ -60,6 +63,7 @@ __all__ = [
     "is_unavailable",
     "is_unstorable_text",
     "mapped_constraints",
+    "open_reader",
     "request_transaction",
     "violated_constraint",
 ]

@@ -1,15 +1,21 @@
-"""Single-statement reads without a session: `Reader`, over a session or over the pool."""
+"""Single-statement reads without a session: `Reader`, over a session or over a pool."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol, cast
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import Row, Select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from energy_api.config import Settings
+from energy_api.db.engine import COMMAND_TIMEOUT_MARGIN_SECONDS, asyncpg_dsn
 from energy_api.db.errors import is_unavailable
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -46,51 +52,116 @@ def _mapping(row: Row[Any] | None) -> Mapping[str, Any] | None:
 
 
 class PoolReader:
-    """A `Reader` that borrows a pooled connection per statement, in autocommit.
-
-    On PostgreSQL the statement, compiled once by SQLAlchemy, runs on the asyncpg connection
-    itself: SQLAlchemy's execution layer costs more than the query on the hottest routes.
-    That path applies no type processing, so it takes only statements whose parameters need
-    none (checked when compiling) and returns what asyncpg returns (int, Decimal, date, …).
-    A connection that failed as `is_unavailable` is invalidated, so the pool replaces it.
-    SQLite statements go through SQLAlchemy as usual.
-    """
+    """A `Reader` over the engine's pool, for SQLite: each statement borrows a connection."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._native = engine.dialect.name == "postgresql"
-        self._engine = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if self._native else engine
-        )
-        self._compiled: dict[AnySelect, SQLCompiler] = {}
-
-    def _compile(self, statement: AnySelect) -> SQLCompiler:
-        compiled = self._compiled.get(statement)
-        if compiled is None:
-            compiled = statement.compile(dialect=self._engine.dialect)
-            if getattr(compiled, "_bind_processors", None) or "POSTCOMPILE" in compiled.string:
-                raise ValueError("statement needs SQLAlchemy's parameter processing")
-            self._compiled[statement] = compiled
-        return compiled
+        self._engine = engine
 
     async def first(
         self, statement: AnySelect, params: Mapping[str, Any]
     ) -> Mapping[str, Any] | None:
         async with self._engine.connect() as connection:
-            if not self._native:
-                return _mapping((await connection.execute(statement, dict(params))).first())
-            compiled = self._compile(statement)
-            values = compiled.construct_params(params)
-            positional = [values[name] for name in compiled.positiontup or ()]
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
+            return _mapping((await connection.execute(statement, dict(params))).first())
+
+
+async def _keep(_: asyncpg.Connection) -> None:
+    """A check-in that leaves the connection as it is (see `AsyncpgReader`)."""
+
+
+class AsyncpgReader:
+    """A `Reader` for PostgreSQL: a plain asyncpg pool of its own, each statement in autocommit.
+
+    The hottest routes (authentication, `media-consumo`) are one indexed read each, so what
+    lies between the request and that statement is most of their cost. Here it is one asyncpg
+    acquire, one `fetchrow` of SQL that SQLAlchemy compiled once (so the repositories still
+    write `select()`), one release:
+    - no SQLAlchemy pool, its events and its connection wrappers;
+    - no reset on check-in. asyncpg's default (`RESET ALL`, `UNLISTEN *`, `CLOSE ALL`,
+      advisory unlock) is a round trip per read, and clears nothing these connections can
+      hold: they run single autocommit SELECTs, never `SET`, `LISTEN`, a cursor or a lock.
+      asyncpg still waits for a cancelled statement's cancellation before reusing the
+      connection.
+    That path applies no type processing, so it takes only statements whose parameters need
+    none (checked when compiling) and returns what asyncpg returns (int, Decimal, date, …).
+    A connection that failed as `is_unavailable` (a statement timeout, a dropped backend) is
+    closed, so the pool opens a new one. Its size is `DB_POOL_SIZE`, besides the engine's.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, dialect: Dialect, *, acquire_timeout: float) -> None:
+        self._pool = pool
+        self._dialect = dialect
+        self._acquire_timeout = acquire_timeout
+        self._compiled: dict[AnySelect, tuple[str, tuple[str, ...], SQLCompiler]] = {}
+
+    @classmethod
+    async def open(cls, url: str, settings: Settings, dialect: Dialect) -> AsyncpgReader:
+        timeout_ms = settings.db_statement_timeout_ms
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(url),
+            min_size=0,
+            max_size=settings.db_pool_size,
+            timeout=settings.db_connect_timeout,
+            command_timeout=(
+                timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS if timeout_ms else None
+            ),
+            server_settings={
+                "application_name": "energy-api",
+                "statement_timeout": str(timeout_ms),
+            },
+            reset=_keep,
+        )
+        return cls(pool, dialect, acquire_timeout=settings.db_pool_timeout)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @property
+    def in_use(self) -> int:
+        """Connections borrowed right now."""
+        in_use: int = self._pool.get_size() - self._pool.get_idle_size()
+        return in_use
+
+    def _compile(self, statement: AnySelect) -> tuple[str, tuple[str, ...], SQLCompiler]:
+        known = self._compiled.get(statement)
+        if known is None:
+            compiled = statement.compile(dialect=self._dialect)
+            if getattr(compiled, "_bind_processors", None) or "POSTCOMPILE" in compiled.string:
+                raise ValueError("statement needs SQLAlchemy's parameter processing")
+            known = (compiled.string, tuple(compiled.positiontup or ()), compiled)
+            self._compiled[statement] = known
+        return known
+
+    async def first(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        sql, names, compiled = self._compile(statement)
+        values = compiled.construct_params(params) if names else {}
+        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
             try:
-                record = await driver.fetchrow(compiled.string, *positional)
+                record = await connection.fetchrow(sql, *[values[name] for name in names])
             except Exception as exc:
                 if is_unavailable(exc):
-                    await connection.invalidate()
+                    # Unless asyncpg already let it go with its dead backend.
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        connection.terminate()
                 raise
-            # asyncpg's Record indexes by name but iterates values: a real mapping instead.
-            return None if record is None else dict(record.items())
+        # asyncpg's Record indexes by name but iterates values: a real mapping instead.
+        return None if record is None else dict(record.items())
+
+
+@asynccontextmanager
+async def open_reader(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Reader]:
+    """The process's `Reader`: `AsyncpgReader` on PostgreSQL, `PoolReader` otherwise."""
+    if engine.dialect.name != "postgresql":
+        yield PoolReader(engine)
+        return
+    reader = await AsyncpgReader.open(
+        engine.url.render_as_string(hide_password=False), settings, engine.dialect
+    )
+    try:
+        yield reader
+    finally:
+        await reader.close()
 
 
 async def get_reader(request: Request) -> Reader:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from energy_api.analytics.queries.common import (
     CLIENT,
     END,
+    ONE_ROW,
     START,
     as_date,
     bound,
@@ -67,7 +68,7 @@ def _growth(has_start: bool, has_end: bool) -> Select[Any]:
         select(Consumption.month, cents(Consumption.kwh).label("x"))
         .where(Consumption.client_id == CLIENT, *in_range(Consumption.month, start, end))
         .order_by(Consumption.month.desc())
-        .limit(1)
+        .limit(ONE_ROW)
         .subquery("latest")
     )
     previous = aliased(Consumption, name="previous")

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from energy_api.analytics.queries.common import (
     CENT,
     CLIENT,
+    ONE_ROW,
     as_date,
     client_exists_clause,
     from_cents,
@@ -37,7 +38,7 @@ def _mean_and_latest() -> Select[Any]:
         select(Consumption.kwh)
         .where(Consumption.client_id == CLIENT)
         .order_by(Consumption.month.desc())
-        .limit(1)
+        .limit(ONE_ROW)
         .scalar_subquery()
     )
     return select(

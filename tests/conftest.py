@@ -28,10 +28,8 @@ from energy_api.cli import migrate
 from energy_api.config import Settings
 from energy_api.consumptions.models import Consumption
 from energy_api.db import (
-    Reader,
     SessionReader,
     create_engine,
-    get_reader,
     get_session,
     request_transaction,
 )
@@ -170,11 +168,9 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
             async with request_transaction(db_session):
                 yield db_session
 
-        async def test_reader() -> Reader:
-            return SessionReader(db_session)
-
         app.dependency_overrides[get_session] = test_session
-        app.dependency_overrides[get_reader] = test_reader
+        # What the lifespan would open; the routes and authentication read it from the state.
+        app.state.reader = SessionReader(db_session)
         return app
 
     return build

@@ -315,3 +315,19 @@ async def test_cancelled_read_leaves_the_pooled_connection_usable(
             await read.task
     async with asyncio.timeout(WAIT_SECONDS):
         assert await backend_pid(pool) > 0
+
+
+async def test_waiting_longer_than_the_pool_timeout_for_a_connection_is_unavailability(
+    database_url: str, postgres_only: None
+) -> None:
+    settings = make_settings(database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.2)
+    engine = create_engine(database_url, settings)
+    try:
+        async with open_reader(engine, settings) as pool:
+            async with sleeping_read(database_url, pool):
+                with pytest.raises(TimeoutError) as raised:
+                    await pool.first(BACKEND_PID, {})
+            assert is_unavailable(raised.value)
+            assert await backend_pid(pool) > 0  # the held connection came back
+    finally:
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -136,15 +137,19 @@ class AsyncpgReader:
     ) -> Mapping[str, Any] | None:
         sql, names, compiled = self._compile(statement)
         values = compiled.construct_params(params) if names else {}
-        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-            try:
-                record = await connection.fetchrow(sql, *[values[name] for name in names])
-            except Exception as exc:
-                if is_unavailable(exc):
-                    # Unless asyncpg already let it go with its dead backend.
-                    with contextlib.suppress(asyncpg.InterfaceError):
-                        connection.terminate()
-                raise
+        # `asyncio.timeout`, not `acquire(timeout=…)`, which runs the wait in a task of its own.
+        async with asyncio.timeout(self._acquire_timeout):
+            connection = await self._pool.acquire()
+        try:
+            record = await connection.fetchrow(sql, *[values[name] for name in names])
+        except Exception as exc:
+            if is_unavailable(exc):
+                # Unless asyncpg already let it go with its dead backend.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
+            raise
+        finally:
+            await self._pool.release(connection)
         # asyncpg's Record indexes by name but iterates values: a real mapping instead.
         return None if record is None else dict(record.items())
 

@@ -6,9 +6,10 @@ import re
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from starlette.types import Receive, Scope, Send
 
 from energy_api.http.docs import inline_script_hashes
-from energy_api.http.middleware import API_CSP
+from energy_api.http.middleware import API_CSP, SecurityHeadersMiddleware
 from tests.conftest import AppFactory
 
 ALLOWED = "https://painel.example.com"
@@ -126,3 +127,21 @@ async def test_cors_preflight_refuses_an_unlisted_origin(app_factory: AppFactory
 async def test_without_configured_origins_no_origin_is_allowed(client: AsyncClient) -> None:
     response = await client.get("/health/", headers={"Origin": ALLOWED})
     assert "access-control-allow-origin" not in response.headers
+
+
+async def _answer_with_own_headers(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"cache-control", b"public, max-age=600"), (b"x-frame-options", b"SAMEORIGIN")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+@pytest.mark.parametrize(("path", "cache_control"), [("/api/v1/x/", ["no-store"]), ("/x", None)])
+async def test_api_responses_are_never_stored_and_a_routes_own_headers_are_kept(
+    path: str, cache_control: list[str] | None
+) -> None:
+    app = SecurityHeadersMiddleware(_answer_with_own_headers)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+        response = await http.get(path)
+    assert response.headers.get_list("cache-control") == (cache_control or ["public, max-age=600"])
+    assert response.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+    assert response.headers["content-security-policy"] == API_CSP

@@ -6,12 +6,10 @@ each one having to remember them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from http import HTTPStatus
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +23,9 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 )
+# Requests whose body no route reads. Others are counted even without Content-Length or
+# Transfer-Encoding (over HTTP/2 a body may come with neither).
+_BODILESS = frozenset({"GET", "HEAD"})
 # Tokens and personal documents must not be kept by browsers or shared caches.
 NO_STORE_PREFIX = "/api/"
 
@@ -53,7 +54,17 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        declared: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is None and not chunked and scope["method"] in _BODILESS:
+            # No body, and none read (the hot path): nothing to count, no wrappers to pay for.
+            await self.app(scope, receive, send)
+            return
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 response = problem_response(HTTPStatus.BAD_REQUEST, "Invalid Content-Length header")
@@ -164,26 +175,32 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        no_store = scope["path"].startswith(NO_STORE_PREFIX)
+        api = scope["path"].startswith(NO_STORE_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                # A copy: a response object may be sent more than once with the same header list.
-                message["headers"] = list(message.get("headers", []))
-                headers = MutableHeaders(scope=message)
-                _set_defaults(headers, SECURITY_HEADERS)
-                _set_defaults(headers, [("Content-Security-Policy", API_CSP)])
-                if no_store:
-                    headers["Cache-Control"] = "no-store"
+                # A new list: a response object may be sent more than once with the same one.
+                headers = [
+                    header
+                    for header in message.get("headers", ())
+                    if not (api and header[0].lower() == b"cache-control")
+                ]
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in _DEFAULTS if header[0] not in present)
+                if api:
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def _set_defaults(headers: MutableHeaders, values: Iterable[tuple[str, str]]) -> None:
-    for name, value in values:
-        if name not in headers:
-            headers[name] = value
+# Set on every response unless the route set its own; raw, so that adding them parses nothing.
+_DEFAULTS = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in (*SECURITY_HEADERS, ("Content-Security-Policy", API_CSP))
+)
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:

@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.cpu import DEFAULT_PG_PID_FILE, CpuMeter, format_us, postmaster_pid
 from bench.generate import BENCH_USER, DEFAULT_URL, Urls, urls
 from energy_api.analytics import service as analytics_service
 from energy_api.auth import repository as users_repository
@@ -81,6 +82,9 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    # CPU µs per request by component (`bench.cpu`), where measured.
+    cpu_us: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -228,7 +232,14 @@ def parse_wrk(output: str) -> Run:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     ):
         errors += sum(int(n) for n in socket.groups())
-    return Run(float(rps[1]), _duration_ms(p50[1]), _duration_ms(p99[1]), errors)
+    total = re.search(r"(\d+) requests in", output)
+    return Run(
+        float(rps[1]),
+        _duration_ms(p50[1]),
+        _duration_ms(p99[1]),
+        errors,
+        requests=int(total[1]) if total else 0,
+    )
 
 
 def wrk(
@@ -269,13 +280,15 @@ def wait_until_up(url: str, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def serving(command: Sequence[str], env: dict[str, str], probe: str) -> Iterator[None]:
+def serving(
+    command: Sequence[str], env: dict[str, str], probe: str
+) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(  # its own process group, so its workers stop with it
         command, env={**os.environ, **env}, start_new_session=True
     )
     try:
         wait_until_up(probe)
-        yield
+        yield process
     finally:
         os.killpg(process.pid, 15)
         try:
@@ -469,6 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref-port", type=int, default=8102)
     parser.add_argument("--ab-rounds", type=int, default=3)
     parser.add_argument(
+        "--pg-pid-file",
+        type=Path,
+        default=DEFAULT_PG_PID_FILE,
+        help="the postmaster.pid of the PostgreSQL serving the database, for its CPU time",
+    )
+    parser.add_argument(
         "--minimal",
         action="store_true",
         help="with --reference: also serve bench/minimal_app.py (the request as the smallest "
@@ -502,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs > 0:
         with ExitStack() as first_server:
             command, env = serve_command(targets[0], args.workers)
-            first_server.enter_context(serving(command, env, f"{targets[0].base}/health/"))
+            service = first_server.enter_context(
+                serving(command, env, f"{targets[0].base}/health/")
+            )
             with ExitStack() as other_servers:
                 for t in targets[1:]:
                     command, env = serve_command(t, args.workers)
@@ -511,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
             # The other server is stopped: the A/B servers get every connection the database
             # allows (max_connections 100 here: 2 × (20 + 1) of ours, 2 × 10 of the reference).
             if args.reference:
-                ab = reference_ab(args, targets[0], secret)
+                ab = reference_ab(args, targets[0], secret, service.pid)
         print(f"load average after: {load_average()}")
 
     if args.explain:
@@ -557,9 +578,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, measured in ab.items():
             rates = [r.requests_per_second for r in measured]
             median = statistics.median(rates)
+            p50 = statistics.median(r.p50_ms for r in measured)
+            p99 = statistics.median(r.p99_ms for r in measured)
             print(
-                f"  {name}: {median:,.0f} {[round(r) for r in rates]}, ratio {median / theirs:.2f}"
+                f"  {name}: {median:,.0f} {[round(r) for r in rates]}, ratio {median / theirs:.2f},"
+                f" p50 {p50:.1f} ms, p99 {p99:.1f} ms"
             )
+            print(f"    CPU: {format_us(r.cpu_us for r in measured)}")
     if args.json_out:
         args.json_out.write_text(
             json.dumps(
@@ -610,8 +635,11 @@ def wrk_env(facts: Facts, endpoint: Endpoint) -> dict[str, str]:
     }
 
 
-def reference_ab(args: argparse.Namespace, target: Target, secret: str) -> dict[str, list[Run]]:
-    """media-consumo from the service and from ref_asgi.py, alternating A B A B …"""
+def reference_ab(
+    args: argparse.Namespace, target: Target, secret: str, service_pgid: int
+) -> dict[str, list[Run]]:
+    """media-consumo from the service and from ref_asgi.py, alternating A B A B …, with the
+    CPU time each request cost the server, PostgreSQL and wrk (`bench.cpu`)."""
     media = args.ref_dir / "media.lua"
     uvicorn = str(Path(sys.executable).with_name("uvicorn"))
     command = [uvicorn, "ref_asgi:app", "--app-dir", str(args.ref_dir), "--workers", "2"]
@@ -631,10 +659,13 @@ def reference_ab(args: argparse.Namespace, target: Target, secret: str) -> dict[
         "WRK_PATH": f"{API}/media-consumo/",
     }
     ref_base = f"http://127.0.0.1:{args.ref_port}"
+    postmaster = postmaster_pid(args.pg_pid_file)
+    meters = {"service": CpuMeter(service_pgid, postmaster)}
     contenders = [("service", target.base), ("reference", ref_base)]
     runs: dict[str, list[Run]] = {"service": [], "reference": []}
     with ExitStack() as servers:
-        servers.enter_context(serving(command, ref_env, f"{ref_base}/"))
+        reference = servers.enter_context(serving(command, ref_env, f"{ref_base}/"))
+        meters["reference"] = CpuMeter(reference.pid, postmaster)
         wrk(ref_base + env["WRK_PATH"], media, env, args, duration=2)
         if args.minimal:
             minimal_base = f"http://127.0.0.1:{args.ref_port + 1}"
@@ -642,13 +673,18 @@ def reference_ab(args: argparse.Namespace, target: Target, secret: str) -> dict[
             minimal += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
             minimal += ["--port", str(args.ref_port + 1)]
             minimal_env = {"MINIMAL_DSN": target.urls.dsn, "MINIMAL_SECRET": secret}
-            servers.enter_context(serving(minimal, minimal_env, f"{minimal_base}/docs"))
+            smallest = servers.enter_context(serving(minimal, minimal_env, f"{minimal_base}/docs"))
+            meters["minimal FastAPI"] = CpuMeter(smallest.pid, postmaster)
             wrk(minimal_base + env["WRK_PATH"], media, env, args, duration=2)
             contenders.insert(1, ("minimal FastAPI", minimal_base))
             runs["minimal FastAPI"] = []
         for round_ in range(args.ab_rounds):
             for name, url in contenders:
+                before = meters[name].sample()
                 measured = wrk(url + env["WRK_PATH"], media, env, args, args.duration)
+                measured.cpu_us = CpuMeter.per_request(
+                    before, meters[name].sample(), measured.requests
+                )
                 runs[name].append(measured)
                 print(
                     f"A/B {round_ + 1}/{args.ab_rounds} {name}: "

@@ -19,6 +19,7 @@ from energy_api.analytics.schemas import (
 from energy_api.auth.dependencies import Viewer
 from energy_api.db import ReaderDep, SessionDep
 from energy_api.errors import problem_responses
+from energy_api.http.responses import ModelResponse
 from energy_api.schemas import MAX_ID, MonthQuery
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -47,11 +48,9 @@ To = Annotated[
     response_model=MeanConsumption,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def mean_consumption(
-    cliente_id: ClientQuery, reader: ReaderDep, _: Viewer
-) -> MeanConsumption:
+async def mean_consumption(cliente_id: ClientQuery, reader: ReaderDep, _: Viewer) -> ModelResponse:
     """A client's mean monthly consumption and its latest month's value."""
-    return await service.mean_consumption(reader, cliente_id)
+    return ModelResponse(await service.mean_consumption(reader, cliente_id))
 
 
 @router.get(

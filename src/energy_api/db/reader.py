@@ -137,9 +137,12 @@ class AsyncpgReader:
     ) -> Mapping[str, Any] | None:
         sql, names, compiled = self._compile(statement)
         values = compiled.construct_params(params) if names else {}
-        # `asyncio.timeout`, not `acquire(timeout=…)`, which runs the wait in a task of its own.
-        async with asyncio.timeout(self._acquire_timeout):
-            connection = await self._pool.acquire()
+        if self._pool.get_idle_size():
+            connection = await self._pool.acquire()  # one is free: no wait to bound
+        else:
+            # `asyncio.timeout`, not `acquire(timeout=…)`, which waits in a task of its own.
+            async with asyncio.timeout(self._acquire_timeout):
+                connection = await self._pool.acquire()
         try:
             record = await connection.fetchrow(sql, *[values[name] for name in names])
         except Exception as exc:

@@ -96,7 +96,13 @@ async def list_page(
     return items, int(total or 0)
 
 
-BROWSE_ORDERS = {"id": Consumption.id, "month": Consumption.month, "kwh": Consumption.kwh}
+# Each order is a unique key, so pages never overlap; "month" is the whole of the index
+# (month, kwh, client_id), so its pages are read in index order however many records match.
+BROWSE_ORDERS = {
+    "id": (Consumption.id,),
+    "month": (Consumption.month, Consumption.kwh, Consumption.client_id),
+    "kwh": (Consumption.kwh, Consumption.id),
+}
 
 
 def _like_pattern(text: str) -> str:
@@ -121,7 +127,7 @@ async def browse_page(
     `count_cap` + 1 (so that counting stays an index range read of bounded length).
 
     `client_search` keeps the records of clients whose name or document contains it. The order
-    is `order` then id, so pages never overlap."""
+    is `BROWSE_ORDERS[order]`."""
     conditions = _filters(client_id, start, end)
     if client_search:
         pattern = _like_pattern(client_search)
@@ -129,10 +135,8 @@ async def browse_page(
             unicode_ilike(Client.name, pattern) | unicode_ilike(Client.document, pattern)
         )
         conditions.append(Consumption.client_id.in_(matching))
-    column = BROWSE_ORDERS[order]
-    ordering: list[ColumnElement[Any]] = [column.desc() if descending else column.asc()]
-    if order != "id":
-        ordering.append(Consumption.id.desc() if descending else Consumption.id.asc())
+    columns = BROWSE_ORDERS[order]
+    ordering: list[ColumnElement[Any]] = [c.desc() if descending else c.asc() for c in columns]
     rows = (
         select(Consumption, Client.name)
         .join(Client, Client.id == Consumption.client_id)

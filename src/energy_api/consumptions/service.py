@@ -76,8 +76,9 @@ async def list_page(
     )
 
 
-# Sorting by kWh reads every record in range: fine for one client or a year of the portfolio.
-KWH_SORT_MAX_MONTHS = 12
+# Sorting by kWh sorts every record in range: fine for one client or a quarter of the portfolio
+# (at 100,000 clients, 300,000 records: about 0.2 s; a year took 0.7 s).
+KWH_SORT_MAX_MONTHS = 3
 BROWSE_ORDERS = ("id", "month", "kwh")
 BROWSE_COUNT_CAP = 10_000
 
@@ -94,7 +95,7 @@ class BrowsePage:
 
 
 def kwh_sort_allowed(client_id: int | None, start: date | None, end: date | None) -> bool:
-    """Sorting by kWh is offered within one client, or within at most a year of months."""
+    """Sorting by kWh is offered within one client, or within at most a quarter of months."""
     if client_id is not None:
         return True
     if start is None or end is None:

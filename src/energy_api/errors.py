@@ -102,6 +102,15 @@ class InvalidInput(AppError):
         super().__init__(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
 
+class PreconditionFailed(AppError):
+    """The request's If-Match names a version the resource no longer has (412)."""
+
+    status = HTTPStatus.PRECONDITION_FAILED
+
+    def __init__(self, detail: str, *, etag: str) -> None:
+        super().__init__(detail, headers={"ETag": etag})
+
+
 class ServiceUnavailable(AppError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
@@ -242,6 +251,7 @@ _DESCRIPTIONS = {
     403: "The user's role does not allow this operation",
     404: "Resource not found",
     409: "Conflicts with existing data",
+    412: "If-Match names a version the resource no longer has; GET it again",
     413: "Request body too large",
     415: "The body must be application/json",
     422: "Validation failed; `errors` names each field",

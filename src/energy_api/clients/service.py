@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_api import etags
 from energy_api.clients import repository
 from energy_api.clients.documents import DocumentError, validate_document
 from energy_api.clients.models import Client
 from energy_api.config import Settings
-from energy_api.errors import Conflict, InvalidInput, NotFound
+from energy_api.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from energy_api.summaries import service as summaries
 
 
@@ -36,6 +37,18 @@ def _duplicate(document: str) -> Conflict:
 
 def _not_found(client_id: int) -> NotFound:
     return NotFound(f"Client {client_id} not found")
+
+
+def etag(client: Client) -> str:
+    """The strong ETag of a client as GET shows it."""
+    return etags.of(client.id, client.name, client.document)
+
+
+def _check_version(client: Client, if_match: str | None) -> None:
+    """412 unless If-Match names the client's current version; called under its lock."""
+    current = etag(client)
+    if not etags.if_match_holds(if_match, current):
+        raise PreconditionFailed(f"Client {client.id} has changed since it was read", etag=current)
 
 
 async def get(session: AsyncSession, client_id: int) -> Client:
@@ -66,22 +79,32 @@ async def create(session: AsyncSession, settings: Settings, *, name: str, docume
 
 
 async def update(
-    session: AsyncSession, settings: Settings, client_id: int, changes: ClientChanges
+    session: AsyncSession,
+    settings: Settings,
+    client_id: int,
+    changes: ClientChanges,
+    *,
+    if_match: str | None = None,
 ) -> Client:
-    """Change a client's name or document; a client deleted meanwhile is a 404."""
+    """Change a client's name or document; a client deleted meanwhile is a 404. With
+    `if_match`, only while the client still has one of those ETags (checked under its lock)."""
     document = None if changes.document is None else _document(settings, changes.document)
     if not await repository.lock(session, [client_id], exclusive=True):
         raise _not_found(client_id)
     client = await get(session, client_id)
+    _check_version(client, if_match)
     try:
         return await repository.update(session, client, name=changes.name, document=document)
     except repository.DuplicateDocument:
         raise _duplicate(document or "") from None
 
 
-async def delete(session: AsyncSession, client_id: int) -> None:
-    """Delete the client and its consumptions (cascade), taking them out of the summaries."""
+async def delete(session: AsyncSession, client_id: int, *, if_match: str | None = None) -> None:
+    """Delete the client and its consumptions (cascade), taking them out of the summaries;
+    with `if_match`, only while the client still has one of those ETags."""
     if not await repository.lock(session, [client_id], exclusive=True):
         raise _not_found(client_id)
+    if if_match is not None:
+        _check_version(await get(session, client_id), if_match)
     async with summaries.forgetting_client(session, client_id):
         await repository.delete_by_id(session, client_id)

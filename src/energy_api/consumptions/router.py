@@ -16,6 +16,8 @@ from energy_api.consumptions.schemas import (
 from energy_api.consumptions.service import ConsumptionChanges
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
+from energy_api.http import conditional
+from energy_api.http.conditional import IfMatch, IfNoneMatch
 from energy_api.idempotency.route import IdempotentRoute
 from energy_api.schemas import MAX_ID, IdPath, Limit, MonthQuery, Offset
 
@@ -79,12 +81,20 @@ async def create_consumption(
     name="get",
     summary="Get a consumption",
     response_model=ConsumptionRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=conditional.read_responses() | problem_responses(401, 403, 404, 422),
 )
 async def get_consumption(
-    consumption_id: IdPath, session: SessionDep, _: Viewer
-) -> ConsumptionRead:
-    return ConsumptionRead.from_model(*await service.get(session, consumption_id))
+    consumption_id: IdPath,
+    session: SessionDep,
+    _: Viewer,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> ConsumptionRead | Response:
+    """A consumption, with its ETag; 304 when If-None-Match names it."""
+    consumption, name = await service.get(session, consumption_id)
+    return conditional.respond(
+        response, service.etag(consumption, name), if_none_match
+    ) or ConsumptionRead.from_model(consumption, name)
 
 
 @router.put(
@@ -92,13 +102,20 @@ async def get_consumption(
     name="replace",
     summary="Replace a consumption",
     response_model=ConsumptionRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=conditional.write_responses() | problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def replace_consumption(
-    consumption_id: IdPath, body: ConsumptionCreate, session: SessionDep, _: Editor
+    consumption_id: IdPath,
+    body: ConsumptionCreate,
+    session: SessionDep,
+    _: Editor,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ConsumptionRead:
     changes = ConsumptionChanges(client_id=body.cliente, month=body.mes, kwh=body.consumo_kwh)
-    return ConsumptionRead.from_model(*await service.update(session, consumption_id, changes))
+    consumption, name = await service.update(session, consumption_id, changes, if_match=if_match)
+    conditional.respond(response, service.etag(consumption, name))
+    return ConsumptionRead.from_model(consumption, name)
 
 
 @router.patch(
@@ -106,14 +123,21 @@ async def replace_consumption(
     name="update",
     summary="Update some fields of a consumption",
     response_model=ConsumptionRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=conditional.write_responses() | problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_consumption(
-    consumption_id: IdPath, body: ConsumptionUpdate, session: SessionDep, _: Editor
+    consumption_id: IdPath,
+    body: ConsumptionUpdate,
+    session: SessionDep,
+    _: Editor,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ConsumptionRead:
     # PATCH fields are absent or set (null is refused), so None means "leave as it is".
     changes = ConsumptionChanges(client_id=body.cliente, month=body.mes, kwh=body.consumo_kwh)
-    return ConsumptionRead.from_model(*await service.update(session, consumption_id, changes))
+    consumption, name = await service.update(session, consumption_id, changes, if_match=if_match)
+    conditional.respond(response, service.etag(consumption, name))
+    return ConsumptionRead.from_model(consumption, name)
 
 
 @router.delete(
@@ -122,8 +146,11 @@ async def update_consumption(
     summary="Delete a consumption",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 412, 422),
 )
-async def delete_consumption(consumption_id: IdPath, session: SessionDep, _: Editor) -> Response:
-    await service.delete(session, consumption_id)
+async def delete_consumption(
+    consumption_id: IdPath, session: SessionDep, _: Editor, if_match: IfMatch = None
+) -> Response:
+    """Delete a consumption (with If-Match, only that version)."""
+    await service.delete(session, consumption_id, if_match=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

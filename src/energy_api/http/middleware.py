@@ -25,6 +25,13 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 )
+EXPOSED_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "Location",
+    "Content-Disposition",
+)
 # Tokens and personal documents must not be kept by browsers or shared caches.
 NO_STORE_PREFIX = "/api/"
 
@@ -196,6 +203,14 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+            ],
+            # What browser code must be able to read from an answer.
+            expose_headers=list(EXPOSED_HEADERS),
         )
     app.add_middleware(SecurityHeadersMiddleware)

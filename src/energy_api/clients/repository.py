@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, Integer, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.clients.models import Client
 from energy_api.db import flush
-from energy_api.db.functions import unicode_ilike
+from energy_api.db.functions import BoundRows, unicode_ilike
 
 DOCUMENT_UNIQUE = "uq_clients_document"
+# Past this many ids a lock binds them as one array (a bulk load may name 100,000 clients).
+_MANY_IDS = 1000
+_IDS = BoundRows("locked_ids", (("id", Integer()),))
 
 
 class DuplicateDocument(Exception):
@@ -37,9 +41,28 @@ async def lock(session: AsyncSession, client_ids: Iterable[int], *, exclusive: b
     ids = sorted(set(client_ids))
     if not ids:
         return set()
-    statement = select(Client.id).where(Client.id.in_(ids)).order_by(Client.id)
+    condition, params = _among(session, ids)
+    statement = select(Client.id).where(condition).order_by(Client.id)
     statement = statement.with_for_update(key_share=not exclusive)
-    return set((await session.scalars(statement)).all())
+    return set((await session.scalars(statement, params)).all())
+
+
+def _among(session: AsyncSession, ids: Sequence[int]) -> tuple[ColumnElement[bool], dict[str, Any]]:
+    """`Client.id IN ids`, bound as one array when there are many."""
+    if len(ids) <= _MANY_IDS:
+        return Client.id.in_(ids), {}
+    dialect = session.get_bind().dialect.name
+    condition = Client.id.in_(select(_IDS.table(dialect).c.id))
+    return condition, _IDS.params(dialect, [(id_,) for id_ in ids])
+
+
+async def existing_ids(session: AsyncSession, client_ids: Iterable[int]) -> set[int]:
+    """Which of these clients exist (no lock)."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return set()
+    condition, params = _among(session, ids)
+    return set((await session.scalars(select(Client.id).where(condition), params)).all())
 
 
 async def get_by_document(session: AsyncSession, document: str) -> Client | None:

@@ -64,6 +64,11 @@ async def lock(session: AsyncSession, client_ids: Iterable[int]) -> set[int]:
     return await repository.lock(session, client_ids, exclusive=False)
 
 
+async def existing(session: AsyncSession, client_ids: Iterable[int]) -> set[int]:
+    """The ids of these clients that exist, read without locking them."""
+    return await repository.existing_ids(session, client_ids)
+
+
 async def list_page(
     session: AsyncSession, *, search: str | None, limit: int, offset: int
 ) -> tuple[Sequence[Client], int]:

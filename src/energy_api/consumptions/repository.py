@@ -3,15 +3,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Numeric,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import update as update_statement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
 from energy_api.db import SQLITE_FOREIGN_KEY, flush
-from energy_api.db.functions import unicode_ilike
+from energy_api.db.functions import BoundRows, unicode_ilike
 
 MONTH_UNIQUE = "uq_consumptions_client_id_month"
 CLIENT_FK = "fk_consumptions_client_id_clients"
@@ -170,3 +182,58 @@ async def delete_by_id(session: AsyncSession, consumption_id: int) -> bool:
         delete(Consumption).where(Consumption.id == consumption_id).returning(Consumption.id)
     )
     return result.first() is not None
+
+
+# --- set-based writes of many records (bulk loads, imports) ---------------------------------
+
+_TABLE = cast(Table, Consumption.__table__)
+_KEYS = BoundRows("bulk_keys", (("client_id", Integer()), ("month", Date())))
+_NEW = BoundRows("bulk_new", (("client_id", Integer()), ("month", Date()), ("kwh", Numeric(10, 2))))
+_VALUES = BoundRows("bulk_values", (("id", Integer()), ("kwh", Numeric(10, 2))))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def existing_at(
+    session: AsyncSession, keys: Sequence[tuple[int, date]]
+) -> dict[tuple[int, date], tuple[int, Decimal]]:
+    """(id, kWh) of the records at these (client, month) keys, in one statement."""
+    if not keys:
+        return {}
+    dialect = _dialect(session)
+    wanted = _KEYS.table(dialect)
+    statement = select(
+        Consumption.client_id, Consumption.month, Consumption.id, Consumption.kwh
+    ).join(
+        wanted,
+        and_(Consumption.client_id == wanted.c.client_id, Consumption.month == wanted.c.month),
+    )
+    rows = await session.execute(statement, _KEYS.params(dialect, keys))
+    return {(client_id, month): (id_, kwh) for client_id, month, id_, kwh in rows}
+
+
+async def add_many(session: AsyncSession, rows: Sequence[tuple[int, date, Decimal]]) -> None:
+    """Insert (client, month, kWh) records in one statement; the caller holds the clients'
+    locks and has checked that none of the keys is taken."""
+    if not rows:
+        return
+    dialect = _dialect(session)
+    new = _NEW.table(dialect)
+    statement = insert(_TABLE).from_select(
+        ["client_id", "month", "kwh"], select(new.c.client_id, new.c.month, new.c.kwh)
+    )
+    connection = await session.connection()
+    await connection.execute(statement, _NEW.params(dialect, rows))
+
+
+async def set_kwh_many(session: AsyncSession, values: Sequence[tuple[int, Decimal]]) -> None:
+    """Set the kWh of records by id, in one statement; their clients are locked."""
+    if not values:
+        return
+    dialect = _dialect(session)
+    new = _VALUES.table(dialect)
+    statement = update_statement(_TABLE).where(_TABLE.c.id == new.c.id).values(kwh=new.c.kwh)
+    connection = await session.connection()
+    await connection.execute(statement, _VALUES.params(dialect, values))

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from energy_api import months
 from energy_api.auth.dependencies import Editor, Viewer
-from energy_api.consumptions import service
+from energy_api.consumptions import bulk, service
+from energy_api.consumptions.bulk_schemas import BULK_REQUEST_SCHEMA, BulkReport, BulkRequest
 from energy_api.consumptions.schemas import (
     ConsumptionCreate,
     ConsumptionPage,
@@ -15,7 +18,7 @@ from energy_api.consumptions.schemas import (
 )
 from energy_api.consumptions.service import ConsumptionChanges
 from energy_api.db import SessionDep
-from energy_api.errors import problem_responses
+from energy_api.errors import UnsupportedMediaType, problem_responses
 from energy_api.http import conditional
 from energy_api.http.conditional import IfMatch, IfNoneMatch
 from energy_api.idempotency.route import IdempotentRoute
@@ -154,3 +157,88 @@ async def delete_consumption(
     """Delete a consumption (with If-Match, only that version)."""
     await service.delete(session, consumption_id, if_match=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+_BULK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": BULK_REQUEST_SCHEMA},
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": (
+                    "Header cliente,mes,consumo_kwh; RFC 4180 with `.` decimals, or `;` with "
+                    "decimal commas (`1.234,56`); UTF-8, a BOM is allowed"
+                ),
+            },
+            "example": "cliente,mes,consumo_kwh\n1,2026-01,350.50\n",
+        },
+    },
+}
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@router.post(
+    "/lote/",
+    name="bulk",
+    summary="Load many consumptions at once",
+    response_model=BulkReport,
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    openapi_extra={"requestBody": _BULK_BODY},
+)
+async def bulk_load(
+    request: Request,
+    session: SessionDep,
+    _: Editor,
+    dry_run: Annotated[
+        bool, Query(description="Judge every row and report, writing nothing")
+    ] = False,
+    modo: Annotated[
+        bulk.Mode | None, Query(description="For CSV bodies (JSON bodies carry their own)")
+    ] = None,
+    conflito: Annotated[
+        bulk.OnConflict | None,
+        Query(description="For CSV bodies (JSON bodies carry their own)"),
+    ] = None,
+) -> BulkReport:
+    """Up to 100,000 records as JSON (`itens`) or CSV (`text/csv`), each judged by the rules
+    of `POST /api/v1/consumos/`; a row is also rejected when its client does not exist or it
+    repeats the client and month of an earlier row.
+
+    `tudo_ou_nada` (default) writes every row or none: any rejected row is a 422 whose
+    `relatorio` lists them. `parcial` writes the valid rows and reports the others (200).
+    The report gives each rejected row's `indice` (JSON, from 0) or `linha` (CSV), field and
+    message. The body may be up to `BULK_MAX_BYTES` (default 20 MiB).
+    """
+    body = await request.body()
+    media_type = _media_type(request)
+    if media_type == "text/csv":
+        parsed = bulk.parse_csv(body)
+    elif media_type == "application/json":
+        try:
+            envelope = BulkRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            ) from None
+        parsed = bulk.parse_items(envelope.itens)
+        modo = envelope.modo or modo
+        conflito = envelope.conflito or conflito
+    else:
+        sent = f"got {media_type!r}" if media_type else "the header is missing"
+        raise UnsupportedMediaType(f"Content-Type must be application/json or text/csv ({sent})")
+    try:
+        outcome = await bulk.load(
+            session,
+            parsed,
+            mode=modo or bulk.Mode.all_or_nothing,
+            on_conflict=conflito or bulk.OnConflict.error,
+            dry_run=dry_run,
+        )
+    except bulk.BatchRejected as exc:
+        exc.extensions["relatorio"] = BulkReport.from_outcome(exc.outcome).model_dump()
+        raise
+    return BulkReport.from_outcome(outcome)

@@ -6,7 +6,7 @@ each one having to remember them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
 from fastapi import FastAPI
@@ -25,6 +25,8 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 )
+# The one route whose bodies may be larger (`Settings.bulk_max_bytes`).
+BULK_PATH = "/api/v1/consumos/lote/"
 EXPOSED_HEADERS = (
     "ETag",
     "Retry-After",
@@ -50,24 +52,29 @@ class BodyTooLarge(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    """413 for bodies over `max_bytes`: at once if Content-Length says so, else while streaming."""
+    """413 for bodies over `max_bytes` (or the path's own limit in `per_path`): at once if
+    Content-Length says so, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope["path"], self.default_max_bytes)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 response = problem_response(HTTPStatus.BAD_REQUEST, "Invalid Content-Length header")
                 await response(scope, receive, send)
                 return
-            if int(declared) > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if int(declared) > max_bytes:
+                await self._too_large(scope, receive, send, max_bytes)
                 return
 
         received = 0
@@ -78,8 +85,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -93,10 +100,10 @@ class BodySizeLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, max_bytes)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = BodyTooLarge(self.max_bytes).detail
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = BodyTooLarge(limit).detail
         response = problem_response(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail, headers={"Connection": "close"}
         )
@@ -196,7 +203,11 @@ def _set_defaults(headers: MutableHeaders, values: Iterable[tuple[str, str]]) ->
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Added innermost first: security headers wrap everything, CORS wraps the error replies."""
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        per_path={BULK_PATH: settings.bulk_max_bytes},
+    )
     app.add_middleware(UnstorableQueryMiddleware)
     if settings.cors_origins:
         app.add_middleware(

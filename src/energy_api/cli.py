@@ -24,6 +24,7 @@ from energy_api.clients import repository as clients_repository
 from energy_api.clients import service as clients_service
 from energy_api.clients.documents import normalize_document
 from energy_api.config import ConfigError, Settings, load_settings
+from energy_api.consumptions import bulk
 from energy_api.consumptions import service as consumptions_service
 from energy_api.db import create_engine, create_sessionmaker
 from energy_api.errors import AppError
@@ -213,6 +214,45 @@ def rebuild_summaries(settings: Settings, client_ids: Sequence[int]) -> None:
     print(f"rebuilt {which} from the consumptions")
 
 
+def _print_outcome(outcome: bulk.Outcome) -> None:
+    where = "line" if outcome.by_line else "item"
+    for rejection in outcome.rejected:
+        print(f"{where} {rejection.position}: {rejection.field}: {rejection.message}")
+    print(
+        f"{outcome.total} rows: {outcome.inserted} inserted, {outcome.replaced} replaced, "
+        f"{outcome.unchanged} unchanged, {outcome.ignored} ignored, "
+        f"{outcome.rejected_rows} rejected"
+    )
+
+
+def import_csv(
+    settings: Settings, path: Path, *, mode: bulk.Mode, on_conflict: bulk.OnConflict, dry_run: bool
+) -> bool:
+    """Load a CSV file as `POST /api/v1/consumos/lote/` would (the same service and rules);
+    whether every row was accepted."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+    async def work(session: AsyncSession) -> bulk.Outcome:
+        parsed = bulk.parse_csv(data)
+        return await bulk.load(session, parsed, mode=mode, on_conflict=on_conflict, dry_run=dry_run)
+
+    try:
+        outcome = asyncio.run(_in_session(settings, work))
+    except bulk.BatchRejected as exc:
+        _print_outcome(exc.outcome)
+        print("nothing was written (tudo_ou_nada); fix the rows or use --modo parcial")
+        return False
+    except AppError as exc:
+        raise CommandError(exc.detail) from None
+    _print_outcome(outcome)
+    if dry_run:
+        print("dry run: nothing was written")
+    return not outcome.rejected
+
+
 def serve(
     settings: Settings, host: str, port: int, workers: int, reload: bool, access_log: bool
 ) -> None:
@@ -264,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
         "own rows (their totals, trailing years and flagged months)",
     )
     rebuild.add_argument("--client", type=int, action="append", default=[], metavar="ID")
+    load = commands.add_parser(
+        "import-csv",
+        help="load consumptions from a CSV file (cliente,mes,consumo_kwh; `,` or `;` with "
+        "decimal commas), as POST /api/v1/consumos/lote/ does; exit 1 if any row is rejected",
+    )
+    load.add_argument("file", type=Path)
+    load.add_argument("--modo", choices=[m.value for m in bulk.Mode], default="tudo_ou_nada")
+    load.add_argument("--conflito", choices=[c.value for c in bulk.OnConflict], default="erro")
+    load.add_argument("--dry-run", action="store_true", help="report only, write nothing")
     return parser
 
 
@@ -289,6 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if verify_summaries(settings) else 1
         elif args.command == "summaries" and args.summaries_command == "rebuild":
             rebuild_summaries(settings, args.client)
+        elif args.command == "import-csv":
+            accepted = import_csv(
+                settings,
+                args.file,
+                mode=bulk.Mode(args.modo),
+                on_conflict=bulk.OnConflict(args.conflito),
+                dry_run=args.dry_run,
+            )
+            return 0 if accepted else 1
     except (ConfigError, CommandError) as exc:
         print(f"energy-api: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1

@@ -108,6 +108,27 @@ async def list_page(
     return items, int(total or 0)
 
 
+EXPORT_COLUMNS = ("id", "cliente", "cliente_nome", "mes", "consumo_kwh", "criado_em")
+
+
+def export_statement(client_id: int | None, start: date | None, end: date | None) -> Any:
+    """Every record matching the filters, a client's months together, oldest first: the
+    order of the (client_id, month) index, so a cursor streams it without sorting."""
+    return (
+        select(
+            Consumption.id,
+            Consumption.client_id,
+            Client.name,
+            Consumption.month,
+            Consumption.kwh,
+            Consumption.created_at,
+        )
+        .join(Client, Client.id == Consumption.client_id)
+        .where(*_filters(client_id, start, end))
+        .order_by(Consumption.client_id, Consumption.month)
+    )
+
+
 BROWSE_ORDERS = {"id": Consumption.id, "month": Consumption.month, "kwh": Consumption.kwh}
 
 

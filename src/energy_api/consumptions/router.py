@@ -17,10 +17,11 @@ from energy_api.consumptions.schemas import (
     ConsumptionUpdate,
 )
 from energy_api.consumptions.service import ConsumptionChanges
-from energy_api.db import SessionDep
+from energy_api.db import SessionDep, StreamReaderDep
 from energy_api.errors import UnsupportedMediaType, problem_responses
-from energy_api.http import conditional
+from energy_api.http import conditional, csv_export
 from energy_api.http.conditional import IfMatch, IfNoneMatch
+from energy_api.http.csv_export import DialectQuery, FormatQuery
 from energy_api.idempotency.route import IdempotentRoute
 from energy_api.schemas import MAX_ID, IdPath, Limit, MonthQuery, Offset
 
@@ -32,10 +33,16 @@ router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"], route_class=Ide
     name="list",
     summary="List consumptions",
     response_model=ConsumptionPage,
-    responses=problem_responses(401, 403, 422),
+    responses=csv_export.csv_responses(
+        "Every matching record (limit and offset do not apply), by client then month: "
+        + ",".join(service.EXPORT_COLUMNS)
+    )
+    | problem_responses(401, 403, 422),
 )
 async def list_consumptions(
+    request: Request,
     session: SessionDep,
+    reader: StreamReaderDep,
     _: Viewer,
     cliente_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     de: Annotated[
@@ -48,8 +55,17 @@ async def list_consumptions(
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> ConsumptionPage:
-    """Consumptions, newest month first."""
+    formato: FormatQuery = None,
+    dialeto: DialectQuery = "rfc4180",
+) -> ConsumptionPage | Response:
+    """Consumptions, newest month first.
+
+    As CSV (`?formato=csv` or `Accept: text/csv`): every matching record, streamed, a client's
+    months together and oldest first; `limit` and `offset` do not apply.
+    """
+    if csv_export.wants_csv(request, formato):
+        chunks = service.export(reader, client_id=cliente_id, start=de, end=ate)
+        return csv_export.response("consumos.csv", service.EXPORT_COLUMNS, chunks, dialeto)
     rows, total = await service.list_page(
         session, client_id=cliente_id, start=de, end=ate, limit=limit, offset=offset
     )

@@ -7,17 +7,20 @@ what the write changed, whatever runs at the same time (see `energy_api.summarie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api import etags, months
 from energy_api.clients import service as clients_service
 from energy_api.consumptions import repository
 from energy_api.consumptions.models import Consumption
+from energy_api.db import StreamReader
 from energy_api.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from energy_api.summaries import service as summaries
 
@@ -93,6 +96,21 @@ async def list_page(
     return await repository.list_page(
         session, client_id=client_id, start=start, end=end, limit=limit, offset=offset
     )
+
+
+EXPORT_COLUMNS = repository.EXPORT_COLUMNS
+EXPORT_CHUNK_ROWS = 5000
+
+
+def export(
+    reader: StreamReader, *, client_id: int | None, start: date | None, end: date | None
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Every record the filters match, in chunks (see `repository.export_statement`). The
+    filters are checked now, before anything streams."""
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("de", "must not be after ate")
+    statement = repository.export_statement(client_id, start, end)
+    return reader.stream(statement, {}, chunk_rows=EXPORT_CHUNK_ROWS)
 
 
 # Sorting by kWh reads every record in range: fine for one client or a year of the portfolio.

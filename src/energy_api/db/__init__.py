@@ -22,6 +22,8 @@ from energy_api.db.reader import (
     Reader,
     ReaderDep,
     SessionReader,
+    StreamReader,
+    StreamReaderDep,
     get_reader,
 )
 from energy_api.db.session import (
@@ -47,6 +49,8 @@ __all__ = [
     "ReaderDep",
     "SessionDep",
     "SessionReader",
+    "StreamReader",
+    "StreamReaderDep",
     "UtcDateTime",
     "asyncpg_dsn",
     "create_engine",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, Protocol, cast
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Annotated, Any, Protocol, cast, runtime_checkable
 
 from fastapi import Depends, Request
 from sqlalchemy import Row, Select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from energy_api.db.errors import is_unavailable
@@ -28,6 +28,18 @@ class Reader(Protocol):
     ) -> Mapping[str, Any] | None: ...
 
 
+@runtime_checkable
+class StreamReader(Reader, Protocol):
+    """A `Reader` that can also stream a large result (CSV exports)."""
+
+    def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        """The statement's rows, `chunk_rows` at a time, from a server-side cursor (constant
+        memory, however many rows); the connection is held until the iterator ends."""
+        ...
+
+
 class SessionReader:
     """A `Reader` over a session's connection: it sees the session's uncommitted work."""
 
@@ -39,6 +51,24 @@ class SessionReader:
     ) -> Mapping[str, Any] | None:
         connection = await self.session.connection()
         return _mapping((await connection.execute(statement, dict(params))).first())
+
+    async def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        connection = await self.session.connection()
+        async for chunk in _chunks(connection, statement, params, chunk_rows):
+            yield chunk
+
+
+async def _chunks(
+    connection: AsyncConnection, statement: AnySelect, params: Mapping[str, Any], rows: int
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    result = await connection.stream(statement.execution_options(yield_per=rows), dict(params))
+    try:
+        async for partition in result.partitions(rows):
+            yield partition
+    finally:
+        await result.close()
 
 
 def _mapping(row: Row[Any] | None) -> Mapping[str, Any] | None:
@@ -58,6 +88,8 @@ class PoolReader:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._native = engine.dialect.name == "postgresql"
+        # Server-side cursors live in a transaction: streams use the engine as it is.
+        self._streaming_engine = engine
         self._engine = (
             engine.execution_options(isolation_level="AUTOCOMMIT") if self._native else engine
         )
@@ -92,6 +124,16 @@ class PoolReader:
             # asyncpg's Record indexes by name but iterates values: a real mapping instead.
             return None if record is None else dict(record.items())
 
+    async def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        async with self._streaming_engine.connect() as connection:
+            try:
+                async for chunk in _chunks(connection, statement, params, chunk_rows):
+                    yield chunk
+            finally:
+                await connection.rollback()
+
 
 async def get_reader(request: Request) -> Reader:
     reader: Reader = request.app.state.reader
@@ -99,3 +141,12 @@ async def get_reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+async def get_stream_reader(reader: ReaderDep) -> StreamReader:
+    if not isinstance(reader, StreamReader):  # pragma: no cover - both readers stream
+        raise TypeError(f"{type(reader).__name__} cannot stream")
+    return reader
+
+
+StreamReaderDep = Annotated[StreamReader, Depends(get_stream_reader)]

@@ -17,7 +17,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from http import HTTPStatus
@@ -58,6 +58,8 @@ class Row:
     client_id: int
     month: date
     kwh: Decimal
+    # When the record was made, for imports of history; None: now.
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +252,7 @@ async def load(
     mode: Mode = Mode.all_or_nothing,
     on_conflict: OnConflict = OnConflict.error,
     dry_run: bool = False,
+    reject_differing: bool = False,
 ) -> Outcome:
     """Judge every row and, unless `dry_run`, write: all of them or none (`all_or_nothing`,
     which raises `BatchRejected` when any row is rejected), or the valid ones (`partial`).
@@ -257,7 +260,8 @@ async def load(
     A row is rejected when it breaks a rule of a single POST, names a client that does not
     exist, repeats the client and month of an earlier row of the batch, or (`OnConflict.error`)
     its client already has a record for its month. With `overwrite` an existing record takes the
-    row's kWh (unchanged when equal); with `ignore` it stays as it is.
+    row's kWh (unchanged when equal); with `ignore` it stays as it is (and with
+    `reject_differing`, a row whose kWh differs from the record's is rejected instead).
     """
     rejected = list(parsed.rejected)
     outcome = Outcome(
@@ -292,13 +296,13 @@ async def load(
             candidates[key] = row
 
     existing = await repository.existing_at(session, sorted(candidates))
-    inserts: list[tuple[int, date, Decimal]] = []
+    inserts: list[tuple[int, date, Decimal, datetime | None]] = []
     updates: list[tuple[int, Decimal]] = []
     scope: list[tuple[int, date]] = []
     for key, row in candidates.items():
         found = existing.get(key)
         if found is None:
-            inserts.append((row.client_id, row.month, row.kwh))
+            inserts.append((row.client_id, row.month, row.kwh, row.created_at))
             scope.append(key)
         elif on_conflict is OnConflict.error:
             message = (
@@ -306,7 +310,14 @@ async def load(
             )
             rejected.append(Rejection(row.position, "mes", message))
         elif on_conflict is OnConflict.ignore:
-            outcome.ignored += 1
+            if reject_differing and found[1] != row.kwh:
+                message = (
+                    f"Client {row.client_id} already has {found[1]} kWh for "
+                    f"{months.label(row.month)}, not {row.kwh}"
+                )
+                rejected.append(Rejection(row.position, "consumo_kwh", message))
+            else:
+                outcome.ignored += 1
         elif found[1] == row.kwh:
             outcome.unchanged += 1
         else:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Date,
+    DateTime,
     Integer,
     Numeric,
     Table,
@@ -209,7 +210,15 @@ async def delete_by_id(session: AsyncSession, consumption_id: int) -> bool:
 
 _TABLE = cast(Table, Consumption.__table__)
 _KEYS = BoundRows("bulk_keys", (("client_id", Integer()), ("month", Date())))
-_NEW = BoundRows("bulk_new", (("client_id", Integer()), ("month", Date()), ("kwh", Numeric(10, 2))))
+_NEW = BoundRows(
+    "bulk_new",
+    (
+        ("client_id", Integer()),
+        ("month", Date()),
+        ("kwh", Numeric(10, 2)),
+        ("created_at", DateTime(timezone=True)),
+    ),
+)
 _VALUES = BoundRows("bulk_values", (("id", Integer()), ("kwh", Numeric(10, 2))))
 
 
@@ -235,18 +244,31 @@ async def existing_at(
     return {(client_id, month): (id_, kwh) for client_id, month, id_, kwh in rows}
 
 
-async def add_many(session: AsyncSession, rows: Sequence[tuple[int, date, Decimal]]) -> None:
-    """Insert (client, month, kWh) records in one statement; the caller holds the clients'
-    locks and has checked that none of the keys is taken."""
+def _sqlite_timestamp(value: datetime | None) -> str | None:
+    """How SQLAlchemy stores a UTC timestamp in SQLite (`energy_api.db.UtcDateTime`)."""
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def add_many(
+    session: AsyncSession, rows: Sequence[tuple[int, date, Decimal, datetime | None]]
+) -> None:
+    """Insert (client, month, kWh, created_at or None for now) records in one statement; the
+    caller holds the clients' locks and has checked that none of the keys is taken."""
     if not rows:
         return
     dialect = _dialect(session)
+    values: list[tuple[Any, ...]] = list(rows)
+    if dialect == "sqlite":
+        values = [(c, m, k, _sqlite_timestamp(t)) for c, m, k, t in rows]
     new = _NEW.table(dialect)
     statement = insert(_TABLE).from_select(
-        ["client_id", "month", "kwh"], select(new.c.client_id, new.c.month, new.c.kwh)
+        ["client_id", "month", "kwh", "created_at"],
+        select(
+            new.c.client_id, new.c.month, new.c.kwh, func.coalesce(new.c.created_at, func.now())
+        ),
     )
     connection = await session.connection()
-    await connection.execute(statement, _NEW.params(dialect, rows))
+    await connection.execute(statement, _NEW.params(dialect, values))
 
 
 async def set_kwh_many(session: AsyncSession, values: Sequence[tuple[int, Decimal]]) -> None:

@@ -253,6 +253,7 @@ _PG_ARRAY_TYPES = {
     "BIGINT": "BIGINT[]",
     "DATE": "DATE[]",
     "NUMERIC(10, 2)": "NUMERIC(10, 2)[]",
+    "DATETIME": "TIMESTAMP WITH TIME ZONE[]",
 }
 
 

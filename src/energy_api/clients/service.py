@@ -113,3 +113,33 @@ async def delete(session: AsyncSession, client_id: int, *, if_match: str | None 
         _check_version(await get(session, client_id), if_match)
     async with summaries.forgetting_client(session, client_id):
         await repository.delete_by_id(session, client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Present:
+    """What this service already holds of clients being imported."""
+
+    by_id: dict[int, tuple[str, str]]  # id → (name, document)
+    by_document: dict[str, int]  # document → id
+
+
+async def present(
+    session: AsyncSession, client_ids: Iterable[int], documents: Iterable[str]
+) -> Present:
+    return Present(
+        await repository.by_ids(session, client_ids),
+        await repository.ids_by_documents(session, documents),
+    )
+
+
+async def adopt(session: AsyncSession, clients: Sequence[tuple[int, str, str]]) -> None:
+    """Create clients under the ids another system gave them, (id, name, normalised document)
+    each, already judged by the caller against `present`; new clients made afterwards get ids
+    past them. They have no records yet, so the summaries do not change."""
+    await repository.add_with_ids(session, clients)
+
+
+def document(raw: str, *, strict: bool) -> str:
+    """A document normalised, with its check digits verified when `strict`; raises
+    `DocumentError` (a ValueError) saying what is wrong."""
+    return validate_document(raw, strict=strict)

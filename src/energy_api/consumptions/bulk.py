@@ -127,7 +127,7 @@ def _field_of(error: Any) -> str:
     return ".".join(loc) or "item"
 
 
-def _validated(position: int, item: object) -> Row | list[Rejection]:
+def validate(position: int, item: object) -> Row | list[Rejection]:
     """One row by the rules of `POST /api/v1/consumos/` (the same model)."""
     if not isinstance(item, dict):
         return [Rejection(position, "item", "must be an object")]
@@ -145,7 +145,7 @@ def _collect(pairs: Iterable[tuple[int, object]], *, by_line: bool) -> Parsed:
     rows: list[Row] = []
     rejected: list[Rejection] = []
     for position, item in pairs:
-        result = _validated(position, item)
+        result = validate(position, item)
         if isinstance(result, Row):
             rows.append(result)
         else:
@@ -234,7 +234,7 @@ def parse_csv(data: bytes) -> Parsed:
         if isinstance(item, str):
             rejected.append(Rejection(line, "linha", item))
             continue
-        result = _validated(line, item)
+        result = validate(line, item)
         if isinstance(result, Row):
             rows.append(result)
         else:

@@ -254,6 +254,7 @@ _PG_ARRAY_TYPES = {
     "DATE": "DATE[]",
     "NUMERIC(10, 2)": "NUMERIC(10, 2)[]",
     "DATETIME": "TIMESTAMP WITH TIME ZONE[]",
+    "VARCHAR": "TEXT[]",
 }
 
 

@@ -330,8 +330,12 @@ async def import_user(
     if not re.fullmatch(USERNAME_PATTERN, username) or len(username) > USERNAME_MAX_LENGTH:
         raise ImportRefused("username: use 1-150 letters, digits and _ . @ + - only")
     if not is_importable_hash(password_hash):
-        scheme = password_hash.split("$", 1)[0] if "$" in password_hash else "unusable"
-        raise ImportRefused(f"password: a {scheme!r} hash, not pbkdf2_sha256; set a new one")
+        kind = (
+            f"a {password_hash.split('$', 1)[0]!r} hash"
+            if "$" in password_hash
+            else "an unusable password"
+        )
+        raise ImportRefused(f"password: {kind}, not pbkdf2_sha256; set a new one")
     if await repository.get_by_username(session, username) is not None:
         return False
     await repository.add(

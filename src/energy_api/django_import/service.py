@@ -178,6 +178,7 @@ async def _clients(
         here.add(client.id)
     await clients_service.adopt(session, adopted)
     report.imported = len(adopted)
+    report.refused.sort(key=lambda refusal: refusal.source_id)
     return report, here
 
 

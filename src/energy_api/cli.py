@@ -282,7 +282,10 @@ def import_django(
             async with create_sessionmaker(engine)() as session:
                 transaction = await session.begin()
                 report = await django_import.run(
-                    session, snapshot, lenient_documents=lenient_documents
+                    session,
+                    snapshot,
+                    lenient_documents=lenient_documents,
+                    statement_timeout_ms=settings.bulk_statement_timeout_ms,
                 )
                 if dry_run or (report.refused and not skip_rejected):
                     await transaction.rollback()

@@ -384,3 +384,29 @@ async def test_a_100000_row_load_leaves_the_summaries_equal_to_a_rebuild(
     )
     assert count == 100_000
     assert await summaries_service.verify(db_session) == []
+
+
+async def test_bulk_statements_may_outlast_the_request_timeout(
+    postgres_only: None, database_url: str
+) -> None:
+    """A request's statements stop at DB_STATEMENT_TIMEOUT_MS (server) and a little after it
+    (asyncpg); a bulk load's run up to BULK_STATEMENT_TIMEOUT_MS, and only inside it."""
+    from sqlalchemy import text
+
+    from energy_api.db import create_engine, create_sessionmaker, longer_statements
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url, db_statement_timeout_ms=200)
+    engine = create_engine(database_url, settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            async with longer_statements(session, 5000):
+                await session.execute(text("SELECT pg_sleep(0.5)"))
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+            assert driver is not None
+            assert driver._config.command_timeout == pytest.approx(0.2 + 2.0)
+        with pytest.raises(Exception, match="statement timeout"):
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await session.execute(text("SELECT pg_sleep(0.5)"))
+    finally:
+        await engine.dispose()

@@ -30,6 +30,7 @@ from energy_api import months
 from energy_api.clients import service as clients_service
 from energy_api.consumptions import repository
 from energy_api.consumptions.schemas import ConsumptionCreate
+from energy_api.db import longer_statements
 from energy_api.errors import AppError, BadRequest, FieldError
 from energy_api.summaries import service as summaries
 
@@ -253,6 +254,7 @@ async def load(
     on_conflict: OnConflict = OnConflict.error,
     dry_run: bool = False,
     reject_differing: bool = False,
+    statement_timeout_ms: int | None = None,
 ) -> Outcome:
     """Judge every row and, unless `dry_run`, write: all of them or none (`all_or_nothing`,
     which raises `BatchRejected` when any row is rejected), or the valid ones (`partial`).
@@ -262,7 +264,22 @@ async def load(
     its client already has a record for its month. With `overwrite` an existing record takes the
     row's kWh (unchanged when equal); with `ignore` it stays as it is (and with
     `reject_differing`, a row whose kWh differs from the record's is rejected instead).
+    `statement_timeout_ms` lets its statements run longer than a request's (`BULK_…`).
     """
+    if statement_timeout_ms is not None:
+        async with longer_statements(session, statement_timeout_ms):
+            return await _load(session, parsed, mode, on_conflict, dry_run, reject_differing)
+    return await _load(session, parsed, mode, on_conflict, dry_run, reject_differing)
+
+
+async def _load(
+    session: AsyncSession,
+    parsed: Parsed,
+    mode: Mode,
+    on_conflict: OnConflict,
+    dry_run: bool,
+    reject_differing: bool,
+) -> Outcome:
     rejected = list(parsed.rejected)
     outcome = Outcome(
         total=len(parsed.rows) + len({r.position for r in parsed.rejected}),

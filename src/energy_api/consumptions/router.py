@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from energy_api import months
-from energy_api.auth.dependencies import Editor, Viewer
+from energy_api.auth.dependencies import Editor, SettingsDep, Viewer
 from energy_api.consumptions import bulk, service
 from energy_api.consumptions.bulk_schemas import BULK_REQUEST_SCHEMA, BulkReport, BulkRequest
 from energy_api.consumptions.schemas import (
@@ -208,6 +208,7 @@ def _media_type(request: Request) -> str:
 async def bulk_load(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     _: Editor,
     dry_run: Annotated[
         bool, Query(description="Judge every row and report, writing nothing")
@@ -253,6 +254,7 @@ async def bulk_load(
             mode=modo or bulk.Mode.all_or_nothing,
             on_conflict=conflito or bulk.OnConflict.error,
             dry_run=dry_run,
+            statement_timeout_ms=settings.bulk_statement_timeout_ms,
         )
     except bulk.BatchRejected as exc:
         exc.extensions["relatorio"] = BulkReport.from_outcome(exc.outcome).model_dump()

@@ -34,6 +34,7 @@ from energy_api.db.session import (
     create_sessionmaker,
     discard,
     get_session,
+    longer_statements,
     request_transaction,
 )
 
@@ -63,6 +64,7 @@ __all__ = [
     "is_retryable",
     "is_unavailable",
     "is_unstorable_text",
+    "longer_statements",
     "mapped_constraints",
     "request_transaction",
     "violated_constraint",

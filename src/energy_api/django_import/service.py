@@ -227,7 +227,10 @@ def _months_fixed(
 
 
 async def _consumptions(
-    session: AsyncSession, consumptions: Sequence[DjangoConsumption], clients_here: set[int]
+    session: AsyncSession,
+    consumptions: Sequence[DjangoConsumption],
+    clients_here: set[int],
+    statement_timeout_ms: int | None,
 ) -> TableReport:
     report = TableReport(CONSUMPTIONS, read=len(consumptions))
     rows: list[bulk.Row] = []
@@ -251,6 +254,7 @@ async def _consumptions(
             mode=bulk.Mode.partial,
             on_conflict=bulk.OnConflict.ignore,
             reject_differing=True,
+            statement_timeout_ms=statement_timeout_ms,
         )
         report.imported += outcome.inserted
         report.present += outcome.ignored
@@ -259,9 +263,15 @@ async def _consumptions(
     return report
 
 
-async def run(session: AsyncSession, snapshot: Snapshot, *, lenient_documents: bool) -> Report:
+async def run(
+    session: AsyncSession,
+    snapshot: Snapshot,
+    *,
+    lenient_documents: bool,
+    statement_timeout_ms: int | None = None,
+) -> Report:
     """Judge and write every row of the snapshot in the session's transaction."""
     users = await _users(session, snapshot.users)
     clients, here = await _clients(session, snapshot.clients, lenient=lenient_documents)
-    consumptions = await _consumptions(session, snapshot.consumptions, here)
+    consumptions = await _consumptions(session, snapshot.consumptions, here, statement_timeout_ms)
     return Report((users, clients, consumptions))

@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| COPY of the same rows into a bare table | {copy_seconds:.1f} s, "
         f"{copy_rate:,.0f} rows/s |"
     )
-    print(f"| bulk ÷ COPY | {bulk_rate / copy_rate:.2f} |")
+    print(f"| bulk ÷ COPY | {bulk_rate / copy_rate:.3f} |")
     print(f"| worker peak RSS during the load | {load_rss:,.0f} MiB |")
 
     if not args.skip_export:

@@ -28,6 +28,7 @@ EXPECTED_OPERATION_IDS = {
     "consumos-replace",
     "consumos-update",
     "consumos-delete",
+    "consumos-bulk",
     "analytics-media-consumo",
     "analytics-resumo",
     "analytics-serie-mensal",

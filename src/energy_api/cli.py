@@ -24,8 +24,11 @@ from energy_api.clients import repository as clients_repository
 from energy_api.clients import service as clients_service
 from energy_api.clients.documents import normalize_document
 from energy_api.config import ConfigError, Settings, load_settings
+from energy_api.consumptions import bulk
 from energy_api.consumptions import service as consumptions_service
 from energy_api.db import create_engine, create_sessionmaker
+from energy_api.django_import import service as django_import
+from energy_api.django_import import source as django_source
 from energy_api.errors import AppError
 from energy_api.summaries import service as summaries_service
 
@@ -213,6 +216,101 @@ def rebuild_summaries(settings: Settings, client_ids: Sequence[int]) -> None:
     print(f"rebuilt {which} from the consumptions")
 
 
+def _print_outcome(outcome: bulk.Outcome) -> None:
+    where = "line" if outcome.by_line else "item"
+    for rejection in outcome.rejected:
+        print(f"{where} {rejection.position}: {rejection.field}: {rejection.message}")
+    print(
+        f"{outcome.total} rows: {outcome.inserted} inserted, {outcome.replaced} replaced, "
+        f"{outcome.unchanged} unchanged, {outcome.ignored} ignored, "
+        f"{outcome.rejected_rows} rejected"
+    )
+
+
+def import_csv(
+    settings: Settings, path: Path, *, mode: bulk.Mode, on_conflict: bulk.OnConflict, dry_run: bool
+) -> bool:
+    """Load a CSV file as `POST /api/v1/consumos/lote/` would (the same service and rules);
+    whether every row was accepted."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+    async def work(session: AsyncSession) -> bulk.Outcome:
+        parsed = bulk.parse_csv(data)
+        return await bulk.load(session, parsed, mode=mode, on_conflict=on_conflict, dry_run=dry_run)
+
+    try:
+        outcome = asyncio.run(_in_session(settings, work))
+    except bulk.BatchRejected as exc:
+        _print_outcome(exc.outcome)
+        print("nothing was written (tudo_ou_nada); fix the rows or use --modo parcial")
+        return False
+    except AppError as exc:
+        raise CommandError(exc.detail) from None
+    _print_outcome(outcome)
+    if dry_run:
+        print("dry run: nothing was written")
+    return not outcome.rejected
+
+
+def _print_import(report: django_import.Report) -> None:
+    for table in report.tables:
+        print(
+            f"{table.table}: {table.read} read, {table.imported} imported, "
+            f"{table.present} already here, {table.refused_rows} rejected"
+        )
+        for refusal in table.refused:
+            print(f"  {table.table} id {refusal.source_id}: {refusal.field}: {refusal.message}")
+
+
+def import_django(
+    settings: Settings, source: str, *, dry_run: bool, lenient_documents: bool, skip_rejected: bool
+) -> bool:
+    """Import the Django system's users, clients and consumptions in one transaction: written
+    whole, or (dry run; rows rejected without --skip-rejected) not at all. Whether nothing was
+    rejected."""
+
+    async def work() -> django_import.Report:
+        try:
+            snapshot = await django_source.read(source)
+        except django_source.SourceError as exc:
+            raise CommandError(str(exc)) from None
+        engine = create_engine(settings.sqlalchemy_url, settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                transaction = await session.begin()
+                report = await django_import.run(
+                    session,
+                    snapshot,
+                    lenient_documents=lenient_documents,
+                    statement_timeout_ms=settings.bulk_statement_timeout_ms,
+                )
+                if dry_run or (report.refused and not skip_rejected):
+                    await transaction.rollback()
+                else:
+                    await transaction.commit()
+                return report
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(work())
+    _print_import(report)
+    if dry_run:
+        print("dry run: nothing was written")
+    elif report.refused and not skip_rejected:
+        print(
+            f"nothing was written: {report.refused} rows rejected; fix them in the source, or "
+            "run again with --skip-rejected to import the others"
+        )
+    elif report.imported == 0:
+        print("nothing new to import: every row is already here")
+    else:
+        print(f"imported {report.imported} rows; the summaries include them")
+    return not report.refused
+
+
 def serve(
     settings: Settings, host: str, port: int, workers: int, reload: bool, access_log: bool
 ) -> None:
@@ -264,6 +362,32 @@ def build_parser() -> argparse.ArgumentParser:
         "own rows (their totals, trailing years and flagged months)",
     )
     rebuild.add_argument("--client", type=int, action="append", default=[], metavar="ID")
+    load = commands.add_parser(
+        "import-csv",
+        help="load consumptions from a CSV file (cliente,mes,consumo_kwh; `,` or `;` with "
+        "decimal commas), as POST /api/v1/consumos/lote/ does; exit 1 if any row is rejected",
+    )
+    load.add_argument("file", type=Path)
+    load.add_argument("--modo", choices=[m.value for m in bulk.Mode], default="tudo_ou_nada")
+    load.add_argument("--conflito", choices=[c.value for c in bulk.OnConflict], default="erro")
+    load.add_argument("--dry-run", action="store_true", help="report only, write nothing")
+    django = commands.add_parser(
+        "import-django",
+        help="import users, clients and consumptions from the Django system's PostgreSQL "
+        "database, in one transaction; exit 1 if any row is rejected",
+    )
+    django.add_argument("--source", required=True, metavar="postgresql://…")
+    django.add_argument("--dry-run", action="store_true", help="print the report, write nothing")
+    django.add_argument(
+        "--lenient-documents",
+        action="store_true",
+        help="import documents whose check digits are wrong (normalised, 1-20 characters)",
+    )
+    django.add_argument(
+        "--skip-rejected",
+        action="store_true",
+        help="import the other rows when some are rejected (default: write nothing)",
+    )
     return parser
 
 
@@ -289,6 +413,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if verify_summaries(settings) else 1
         elif args.command == "summaries" and args.summaries_command == "rebuild":
             rebuild_summaries(settings, args.client)
+        elif args.command == "import-csv":
+            accepted = import_csv(
+                settings,
+                args.file,
+                mode=bulk.Mode(args.modo),
+                on_conflict=bulk.OnConflict(args.conflito),
+                dry_run=args.dry_run,
+            )
+            return 0 if accepted else 1
+        elif args.command == "import-django":
+            clean = import_django(
+                settings,
+                args.source,
+                dry_run=args.dry_run,
+                lenient_documents=args.lenient_documents,
+                skip_rejected=args.skip_rejected,
+            )
+            return 0 if clean else 1
     except (ConfigError, CommandError) as exc:
         print(f"energy-api: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
 
     # Requests whose body is larger are refused with 413 before the body is read.
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # The bulk load route alone (POST /api/v1/consumos/lote/) accepts bodies up to this size.
+    bulk_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    # Its statements (and those of the imports) may run this long; 0: no limit.
+    bulk_statement_timeout_ms: int = Field(default=300_000, ge=0, le=3_600_000)
     # On SIGTERM, in-flight requests get this long to finish before the server closes them.
     shutdown_grace_seconds: int = Field(default=10, ge=0, le=600)
     # Proxies whose X-Forwarded-For/-Proto are believed (the client address feeds the login

@@ -68,6 +68,8 @@ class AppError(Exception):
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
         self.headers = dict(headers or {})
+        # Extension members of the problem (RFC 9457 §3.2), e.g. a bulk load's report.
+        self.extensions: dict[str, Any] = {}
 
 
 class BadRequest(AppError):
@@ -102,6 +104,19 @@ class InvalidInput(AppError):
         super().__init__(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
 
 
+class PreconditionFailed(AppError):
+    """The request's If-Match names a version the resource no longer has (412)."""
+
+    status = HTTPStatus.PRECONDITION_FAILED
+
+    def __init__(self, detail: str, *, etag: str) -> None:
+        super().__init__(detail, headers={"ETag": etag})
+
+
+class UnsupportedMediaType(AppError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+
+
 class ServiceUnavailable(AppError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
@@ -113,8 +128,10 @@ def problem_response(
     title: str | None = None,
     errors: Sequence[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
@@ -139,7 +156,12 @@ def _message(error: Mapping[str, Any]) -> str:
 async def app_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem_response(
-        exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        errors=exc.errors,
+        headers=exc.headers,
+        extensions=exc.extensions,
     )
 
 
@@ -242,6 +264,7 @@ _DESCRIPTIONS = {
     403: "The user's role does not allow this operation",
     404: "Resource not found",
     409: "Conflicts with existing data",
+    412: "If-Match names a version the resource no longer has; GET it again",
     413: "Request body too large",
     415: "The body must be application/json",
     422: "Validation failed; `errors` names each field",

@@ -186,7 +186,9 @@ async def test_openapi_declares_the_header_on_idempotent_posts_only(client: Asyn
     assert headers("/api/v1/clientes/", "post") == ["Idempotency-Key"]
     assert headers("/api/v1/consumos/", "post") == ["Idempotency-Key"]
     assert headers("/api/v1/clientes/", "get") == []
-    assert headers("/api/v1/clientes/{id}/", "put") == []
+    assert headers("/api/v1/consumos/lote/", "post") == ["Idempotency-Key"]
+    # Other methods carry their own conditional headers (If-Match), never Idempotency-Key.
+    assert "Idempotency-Key" not in headers("/api/v1/clientes/{id}/", "put")
 
 
 async def test_concurrent_identical_posts_write_once(

@@ -2,23 +2,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from energy_api import months
 from energy_api.analytics import service
 from energy_api.analytics.schemas import (
     Anomalies,
+    Anomaly,
     Grouping,
     Growth,
     MeanConsumption,
     MonthlySeries,
     Ranking,
+    RankingItem,
+    SeriesPoint,
     Summary,
     Trend,
 )
 from energy_api.auth.dependencies import Viewer
 from energy_api.db import ReaderDep, SessionDep
 from energy_api.errors import problem_responses
+from energy_api.http import csv_export
+from energy_api.http.csv_export import DialectQuery, FormatQuery
 from energy_api.http.responses import ModelResponse
 from energy_api.schemas import MAX_ID, MonthQuery
 
@@ -76,9 +81,11 @@ async def summary(
     name="serie-mensal",
     summary="Series by month, quarter or year",
     response_model=MonthlySeries,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=csv_export.csv_responses("One row per period: " + ",".join(SeriesPoint.model_fields))
+    | problem_responses(401, 403, 404, 422),
 )
 async def monthly_series(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
@@ -91,9 +98,14 @@ async def monthly_series(
             "`ate` must close a period."
         ),
     ] = "mes",
-) -> MonthlySeries:
+    formato: FormatQuery = None,
+    dialeto: DialectQuery = "rfc4180",
+) -> MonthlySeries | Response:
     """Totals per period, with changes against the previous period and a year before."""
-    return await service.series(session, cliente_id, agrupar, de, ate)
+    series = await service.series(session, cliente_id, agrupar, de, ate)
+    if csv_export.wants_csv(request, formato):
+        return csv_export.of_models("serie-mensal.csv", SeriesPoint, series.pontos, dialeto)
+    return series
 
 
 @router.get(
@@ -115,17 +127,24 @@ async def growth(
     name="ranking",
     summary="Clients ranked by total consumption",
     response_model=Ranking,
-    responses=problem_responses(401, 403, 422),
+    responses=csv_export.csv_responses("One row per client: " + ",".join(RankingItem.model_fields))
+    | problem_responses(401, 403, 422),
 )
 async def ranking(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     de: From = None,
     ate: To = None,
     limite: Annotated[int, Query(ge=1, le=100, description="Items to return")] = 10,
-) -> Ranking:
+    formato: FormatQuery = None,
+    dialeto: DialectQuery = "rfc4180",
+) -> Ranking | Response:
     """Clients by total consumption in range; ties share a position."""
-    return await service.ranking(session, de, ate, limite)
+    answer = await service.ranking(session, de, ate, limite)
+    if csv_export.wants_csv(request, formato):
+        return csv_export.of_models("ranking.csv", RankingItem, answer.itens, dialeto)
+    return answer
 
 
 @router.get(
@@ -154,15 +173,22 @@ async def trend(
     name="anomalias",
     summary="Months out of line with the client's history",
     response_model=Anomalies,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=csv_export.csv_responses("One row per anomaly: " + ",".join(Anomaly.model_fields))
+    | problem_responses(401, 403, 404, 422),
 )
 async def anomalies(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
     ate: To = None,
     limite: Annotated[int, Query(ge=1, le=1000, description="Items to return")] = 100,
-) -> Anomalies:
+    formato: FormatQuery = None,
+    dialeto: DialectQuery = "rfc4180",
+) -> Anomalies | Response:
     """Months far from the client's own last 12 months (MAD) or from a year before."""
-    return await service.anomalies(session, cliente_id, de, ate, limite)
+    answer = await service.anomalies(session, cliente_id, de, ate, limite)
+    if csv_export.wants_csv(request, formato):
+        return csv_export.of_models("anomalias.csv", Anomaly, answer.itens, dialeto)
+    return answer

@@ -69,8 +69,10 @@ async def exists_any(session: AsyncSession) -> bool:
     return result.first() is not None
 
 
-async def add(session: AsyncSession, *, username: str, password_hash: str, role: str) -> User:
-    user = User(username=username, password_hash=password_hash, role=role, is_active=True)
+async def add(
+    session: AsyncSession, *, username: str, password_hash: str, role: str, active: bool = True
+) -> User:
+    user = User(username=username, password_hash=password_hash, role=role, is_active=active)
     session.add(user)
     await flush(session, {USERNAME_UNIQUE: lambda: DuplicateUsername(username)})
     return user

@@ -40,6 +40,7 @@ from energy_api.security import (
     encode_token,
     hash_password,
     new_token_id,
+    pwd_context,
     token_version,
     verify_password,
 )
@@ -313,6 +314,42 @@ async def create_user(session: AsyncSession, username: str, password: str, role:
         )
     except repository.DuplicateUsername:
         raise Conflict(f"Username {username!r} already exists") from None
+
+
+class ImportRefused(Exception):
+    """A user of another system that cannot be brought over as it is; the message says why."""
+
+
+async def import_user(
+    session: AsyncSession, *, username: str, password_hash: str, role: Role, active: bool
+) -> bool:
+    """Bring over a user of the Django system with its password hash as stored there (PBKDF2,
+    re-hashed to argon2 on the next successful login); False when the username exists here.
+    Raises `ImportRefused` for a username this service does not allow, or a hash it cannot
+    verify (Django's unusable passwords, other hashers)."""
+    if not re.fullmatch(USERNAME_PATTERN, username) or len(username) > USERNAME_MAX_LENGTH:
+        raise ImportRefused("username: use 1-150 letters, digits and _ . @ + - only")
+    if not is_importable_hash(password_hash):
+        kind = (
+            f"a {password_hash.split('$', 1)[0]!r} hash"
+            if "$" in password_hash
+            else "an unusable password"
+        )
+        raise ImportRefused(f"password: {kind}, not pbkdf2_sha256; set a new one")
+    if await repository.get_by_username(session, username) is not None:
+        return False
+    await repository.add(
+        session, username=username, password_hash=password_hash, role=role.value, active=active
+    )
+    return True
+
+
+def is_importable_hash(password_hash: str) -> bool:
+    """Whether the service can verify this Django hash (its `pbkdf2_sha256$…` format)."""
+    try:
+        return bool(pwd_context.identify(password_hash) == "django_pbkdf2_sha256")
+    except ValueError:
+        return False
 
 
 async def set_active(session: AsyncSession, username: str, *, active: bool) -> bool:

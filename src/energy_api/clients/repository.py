@@ -1,15 +1,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.clients.models import Client
 from energy_api.db import flush
-from energy_api.db.functions import unicode_ilike
+from energy_api.db.functions import BoundRows, unicode_ilike
 
 DOCUMENT_UNIQUE = "uq_clients_document"
+# Past this many ids a lock binds them as one array (a bulk load may name 100,000 clients).
+_MANY_IDS = 1000
+_IDS = BoundRows("locked_ids", (("id", Integer()),))
 
 
 class DuplicateDocument(Exception):
@@ -37,9 +52,28 @@ async def lock(session: AsyncSession, client_ids: Iterable[int], *, exclusive: b
     ids = sorted(set(client_ids))
     if not ids:
         return set()
-    statement = select(Client.id).where(Client.id.in_(ids)).order_by(Client.id)
+    condition, params = _among(session, ids)
+    statement = select(Client.id).where(condition).order_by(Client.id)
     statement = statement.with_for_update(key_share=not exclusive)
-    return set((await session.scalars(statement)).all())
+    return set((await session.scalars(statement, params)).all())
+
+
+def _among(session: AsyncSession, ids: Sequence[int]) -> tuple[ColumnElement[bool], dict[str, Any]]:
+    """`Client.id IN ids`, bound as one array when there are many."""
+    if len(ids) <= _MANY_IDS:
+        return Client.id.in_(ids), {}
+    dialect = session.get_bind().dialect.name
+    condition = Client.id.in_(select(_IDS.table(dialect).c.id))
+    return condition, _IDS.params(dialect, [(id_,) for id_ in ids])
+
+
+async def existing_ids(session: AsyncSession, client_ids: Iterable[int]) -> set[int]:
+    """Which of these clients exist (no lock)."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return set()
+    condition, params = _among(session, ids)
+    return set((await session.scalars(select(Client.id).where(condition), params)).all())
 
 
 async def get_by_document(session: AsyncSession, document: str) -> Client | None:
@@ -90,3 +124,61 @@ async def delete_by_id(session: AsyncSession, client_id: int) -> bool:
         delete(Client).where(Client.id == client_id).returning(Client.id)
     )
     return result.first() is not None
+
+
+_ADOPTED = BoundRows(
+    "adopted_clients", (("id", Integer()), ("name", String()), ("document", String()))
+)
+_DOCUMENTS = BoundRows("wanted_documents", (("document", String()),))
+
+
+async def by_ids(session: AsyncSession, client_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """(name, document) of these clients."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return {}
+    condition, params = _among(session, ids)
+    rows = await session.execute(
+        select(Client.id, Client.name, Client.document).where(condition), params
+    )
+    return {id_: (name, document) for id_, name, document in rows}
+
+
+async def ids_by_documents(session: AsyncSession, documents: Iterable[str]) -> dict[str, int]:
+    """The client id of each of these documents that is taken."""
+    wanted = sorted(set(documents))
+    if not wanted:
+        return {}
+    dialect = session.get_bind().dialect.name
+    table = _DOCUMENTS.table(dialect)
+    rows = await session.execute(
+        select(Client.document, Client.id).where(Client.document.in_(select(table.c.document))),
+        _DOCUMENTS.params(dialect, [(document,) for document in wanted]),
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def add_with_ids(session: AsyncSession, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Insert clients with the ids they had elsewhere, in one statement, then move the id
+    sequence past the largest id (PostgreSQL; SQLite takes max(id) + 1 by itself)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    table = cast(Table, Client.__table__)
+    new = _ADOPTED.table(dialect)
+    connection = await session.connection()
+    await connection.execute(
+        insert(table).from_select(
+            ["id", "name", "document"], select(new.c.id, new.c.name, new.c.document)
+        ),
+        _ADOPTED.params(dialect, rows),
+    )
+    if dialect == "postgresql":
+        # Never backwards: ids handed out before (and since deleted) are not given again.
+        await connection.execute(
+            text(
+                "SELECT setval(s.seq, GREATEST((SELECT max(id) FROM clients), "
+                "COALESCE(pg_sequence_last_value(s.seq), 1))) "
+                "FROM (SELECT pg_get_serial_sequence('clients', 'id')::regclass AS seq) AS s"
+            )
+        )

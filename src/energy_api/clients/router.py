@@ -10,6 +10,8 @@ from energy_api.clients.schemas import ClientCreate, ClientPage, ClientRead, Cli
 from energy_api.clients.service import ClientChanges
 from energy_api.db import SessionDep
 from energy_api.errors import problem_responses
+from energy_api.http import conditional
+from energy_api.http.conditional import IfMatch, IfNoneMatch
 from energy_api.idempotency.route import IdempotentRoute
 from energy_api.schemas import IdPath, Limit, Offset
 
@@ -66,10 +68,20 @@ async def create_client(
     name="get",
     summary="Get a client",
     response_model=ClientRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=conditional.read_responses() | problem_responses(401, 403, 404, 422),
 )
-async def get_client(client_id: IdPath, session: SessionDep, _: Viewer) -> ClientRead:
-    return ClientRead.from_model(await service.get(session, client_id))
+async def get_client(
+    client_id: IdPath,
+    session: SessionDep,
+    _: Viewer,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> ClientRead | Response:
+    """A client, with its ETag; 304 when If-None-Match names it."""
+    client = await service.get(session, client_id)
+    return conditional.respond(response, service.etag(client), if_none_match) or (
+        ClientRead.from_model(client)
+    )
 
 
 @router.put(
@@ -77,10 +89,16 @@ async def get_client(client_id: IdPath, session: SessionDep, _: Viewer) -> Clien
     name="replace",
     summary="Replace a client",
     response_model=ClientRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=conditional.write_responses() | problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def replace_client(
-    client_id: IdPath, body: ClientCreate, session: SessionDep, settings: SettingsDep, _: Editor
+    client_id: IdPath,
+    body: ClientCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Editor,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ClientRead:
     """Replace a client's name and document.
 
@@ -90,7 +108,8 @@ async def replace_client(
     (409).
     """
     changes = ClientChanges(name=body.nome, document=body.documento)
-    client = await service.update(session, settings, client_id, changes)
+    client = await service.update(session, settings, client_id, changes, if_match=if_match)
+    conditional.respond(response, service.etag(client))
     return ClientRead.from_model(client)
 
 
@@ -99,10 +118,16 @@ async def replace_client(
     name="update",
     summary="Update some fields of a client",
     response_model=ClientRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=conditional.write_responses() | problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_client(
-    client_id: IdPath, body: ClientUpdate, session: SessionDep, settings: SettingsDep, _: Editor
+    client_id: IdPath,
+    body: ClientUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Editor,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ClientRead:
     """Change a client's name or document.
 
@@ -113,7 +138,8 @@ async def update_client(
     """
     # PATCH fields are absent or set (null is refused), so None means "leave as it is".
     changes = ClientChanges(name=body.nome, document=body.documento)
-    client = await service.update(session, settings, client_id, changes)
+    client = await service.update(session, settings, client_id, changes, if_match=if_match)
+    conditional.respond(response, service.etag(client))
     return ClientRead.from_model(client)
 
 
@@ -123,9 +149,11 @@ async def update_client(
     summary="Delete a client and its consumptions",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 412, 422),
 )
-async def delete_client(client_id: IdPath, session: SessionDep, _: Editor) -> Response:
-    """Delete the client and all of its consumptions."""
-    await service.delete(session, client_id)
+async def delete_client(
+    client_id: IdPath, session: SessionDep, _: Editor, if_match: IfMatch = None
+) -> Response:
+    """Delete the client and all of its consumptions (with If-Match, only that version)."""
+    await service.delete(session, client_id, if_match=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,17 +1,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import update as update_statement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
 from energy_api.db import SQLITE_FOREIGN_KEY, flush
-from energy_api.db.functions import unicode_ilike
+from energy_api.db.functions import BoundRows, unicode_ilike
 
 MONTH_UNIQUE = "uq_consumptions_client_id_month"
 CLIENT_FK = "fk_consumptions_client_id_clients"
@@ -96,6 +109,27 @@ async def list_page(
     return items, int(total or 0)
 
 
+EXPORT_COLUMNS = ("id", "cliente", "cliente_nome", "mes", "consumo_kwh", "criado_em")
+
+
+def export_statement(client_id: int | None, start: date | None, end: date | None) -> Any:
+    """Every record matching the filters, a client's months together, oldest first: the
+    order of the (client_id, month) index, so a cursor streams it without sorting."""
+    return (
+        select(
+            Consumption.id,
+            Consumption.client_id,
+            Client.name,
+            Consumption.month,
+            Consumption.kwh,
+            Consumption.created_at,
+        )
+        .join(Client, Client.id == Consumption.client_id)
+        .where(*_filters(client_id, start, end))
+        .order_by(Consumption.client_id, Consumption.month)
+    )
+
+
 # Each order is a unique key, so pages never overlap; "month" is the whole of the index
 # (month, kwh, client_id), so its pages are read in index order however many records match.
 BROWSE_ORDERS = {
@@ -174,3 +208,79 @@ async def delete_by_id(session: AsyncSession, consumption_id: int) -> bool:
         delete(Consumption).where(Consumption.id == consumption_id).returning(Consumption.id)
     )
     return result.first() is not None
+
+
+# --- set-based writes of many records (bulk loads, imports) ---------------------------------
+
+_TABLE = cast(Table, Consumption.__table__)
+_KEYS = BoundRows("bulk_keys", (("client_id", Integer()), ("month", Date())))
+_NEW = BoundRows(
+    "bulk_new",
+    (
+        ("client_id", Integer()),
+        ("month", Date()),
+        ("kwh", Numeric(10, 2)),
+        ("created_at", DateTime(timezone=True)),
+    ),
+)
+_VALUES = BoundRows("bulk_values", (("id", Integer()), ("kwh", Numeric(10, 2))))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def existing_at(
+    session: AsyncSession, keys: Sequence[tuple[int, date]]
+) -> dict[tuple[int, date], tuple[int, Decimal]]:
+    """(id, kWh) of the records at these (client, month) keys, in one statement."""
+    if not keys:
+        return {}
+    dialect = _dialect(session)
+    wanted = _KEYS.table(dialect)
+    statement = select(
+        Consumption.client_id, Consumption.month, Consumption.id, Consumption.kwh
+    ).join(
+        wanted,
+        and_(Consumption.client_id == wanted.c.client_id, Consumption.month == wanted.c.month),
+    )
+    rows = await session.execute(statement, _KEYS.params(dialect, keys))
+    return {(client_id, month): (id_, kwh) for client_id, month, id_, kwh in rows}
+
+
+def _sqlite_timestamp(value: datetime | None) -> str | None:
+    """How SQLAlchemy stores a UTC timestamp in SQLite (`energy_api.db.UtcDateTime`)."""
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def add_many(
+    session: AsyncSession, rows: Sequence[tuple[int, date, Decimal, datetime | None]]
+) -> None:
+    """Insert (client, month, kWh, created_at or None for now) records in one statement; the
+    caller holds the clients' locks and has checked that none of the keys is taken."""
+    if not rows:
+        return
+    dialect = _dialect(session)
+    values: list[tuple[Any, ...]] = list(rows)
+    if dialect == "sqlite":
+        values = [(c, m, k, _sqlite_timestamp(t)) for c, m, k, t in rows]
+    new = _NEW.table(dialect)
+    statement = insert(_TABLE).from_select(
+        ["client_id", "month", "kwh", "created_at"],
+        select(
+            new.c.client_id, new.c.month, new.c.kwh, func.coalesce(new.c.created_at, func.now())
+        ),
+    )
+    connection = await session.connection()
+    await connection.execute(statement, _NEW.params(dialect, values))
+
+
+async def set_kwh_many(session: AsyncSession, values: Sequence[tuple[int, Decimal]]) -> None:
+    """Set the kWh of records by id, in one statement; their clients are locked."""
+    if not values:
+        return
+    dialect = _dialect(session)
+    new = _VALUES.table(dialect)
+    statement = update_statement(_TABLE).where(_TABLE.c.id == new.c.id).values(kwh=new.c.kwh)
+    connection = await session.connection()
+    await connection.execute(statement, _VALUES.params(dialect, values))

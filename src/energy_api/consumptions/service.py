@@ -7,18 +7,21 @@ what the write changed, whatever runs at the same time (see `energy_api.summarie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_api import months
+from energy_api import etags, months
 from energy_api.clients import service as clients_service
 from energy_api.consumptions import repository
 from energy_api.consumptions.models import Consumption
-from energy_api.errors import Conflict, InvalidInput, NotFound
+from energy_api.db import StreamReader
+from energy_api.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from energy_api.summaries import service as summaries
 
 
@@ -53,6 +56,25 @@ def _not_found(consumption_id: int) -> NotFound:
     return NotFound(f"Consumption {consumption_id} not found")
 
 
+def etag(consumption: Consumption, client_name: str) -> str:
+    """The strong ETag of a record as GET shows it (its client's name included)."""
+    kwh = consumption.kwh.quantize(Decimal("0.01"))
+    return etags.of(consumption.id, consumption.client_id, client_name, consumption.month, kwh)
+
+
+async def _check_version(
+    session: AsyncSession, consumption: Consumption, if_match: str | None
+) -> None:
+    """412 unless If-Match names the record's current version; called under its lock."""
+    if if_match is None:
+        return
+    current = etag(consumption, await _name(session, consumption.client_id))
+    if not etags.if_match_holds(if_match, current):
+        raise PreconditionFailed(
+            f"Consumption {consumption.id} has changed since it was read", etag=current
+        )
+
+
 async def get(session: AsyncSession, consumption_id: int) -> tuple[Consumption, str]:
     found = await repository.get(session, consumption_id)
     if found is None:
@@ -74,6 +96,21 @@ async def list_page(
     return await repository.list_page(
         session, client_id=client_id, start=start, end=end, limit=limit, offset=offset
     )
+
+
+EXPORT_COLUMNS = repository.EXPORT_COLUMNS
+EXPORT_CHUNK_ROWS = 5000
+
+
+def export(
+    reader: StreamReader, *, client_id: int | None, start: date | None, end: date | None
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Every record the filters match, in chunks (see `repository.export_statement`). The
+    filters are checked now, before anything streams."""
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("de", "must not be after ate")
+    statement = repository.export_statement(client_id, start, end)
+    return reader.stream(statement, {}, chunk_rows=EXPORT_CHUNK_ROWS)
 
 
 # Sorting by kWh sorts every record in range: fine for one client or a quarter of the portfolio
@@ -179,10 +216,16 @@ async def _lock_record(
 
 
 async def update(
-    session: AsyncSession, consumption_id: int, changes: ConsumptionChanges
+    session: AsyncSession,
+    consumption_id: int,
+    changes: ConsumptionChanges,
+    *,
+    if_match: str | None = None,
 ) -> tuple[Consumption, str]:
-    """Change some fields of a record (PUT gives all three, PATCH any of them)."""
+    """Change some fields of a record (PUT gives all three, PATCH any of them); with
+    `if_match`, only while the record still has one of those ETags (checked under its lock)."""
     consumption = await _lock_record(session, consumption_id, also=changes.client_id)
+    await _check_version(session, consumption, if_match)
     old = (consumption.client_id, consumption.month)
     client_id = changes.client_id or consumption.client_id
     month = changes.month or consumption.month
@@ -197,7 +240,10 @@ async def update(
     return consumption, await _name(session, client_id)
 
 
-async def delete(session: AsyncSession, consumption_id: int) -> None:
+async def delete(
+    session: AsyncSession, consumption_id: int, *, if_match: str | None = None
+) -> None:
     consumption = await _lock_record(session, consumption_id)
+    await _check_version(session, consumption, if_match)
     async with summaries.changing(session, [(consumption.client_id, consumption.month)]):
         await repository.delete_by_id(session, consumption_id)

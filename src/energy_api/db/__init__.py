@@ -23,6 +23,8 @@ from energy_api.db.reader import (
     Reader,
     ReaderDep,
     SessionReader,
+    StreamReader,
+    StreamReaderDep,
     get_reader,
     open_reader,
 )
@@ -34,6 +36,7 @@ from energy_api.db.session import (
     create_sessionmaker,
     discard,
     get_session,
+    longer_statements,
     request_transaction,
 )
 
@@ -50,6 +53,8 @@ __all__ = [
     "ReaderDep",
     "SessionDep",
     "SessionReader",
+    "StreamReader",
+    "StreamReaderDep",
     "UtcDateTime",
     "asyncpg_dsn",
     "create_engine",
@@ -62,6 +67,7 @@ __all__ = [
     "is_retryable",
     "is_unavailable",
     "is_unstorable_text",
+    "longer_statements",
     "mapped_constraints",
     "open_reader",
     "request_transaction",

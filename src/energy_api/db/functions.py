@@ -248,7 +248,14 @@ def mean_half_up(values: Any) -> ColumnElement[Any]:
     return (literal_column("2") * total + count) // (literal_column("2") * count)
 
 
-_PG_ARRAY_TYPES = {"INTEGER": "INTEGER[]", "BIGINT": "BIGINT[]", "DATE": "DATE[]"}
+_PG_ARRAY_TYPES = {
+    "INTEGER": "INTEGER[]",
+    "BIGINT": "BIGINT[]",
+    "DATE": "DATE[]",
+    "NUMERIC(10, 2)": "NUMERIC(10, 2)[]",
+    "DATETIME": "TIMESTAMP WITH TIME ZONE[]",
+    "VARCHAR": "TEXT[]",
+}
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, Protocol, cast, runtime_checkable
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import Row, Select
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from energy_api.config import Settings
@@ -35,6 +34,18 @@ class Reader(Protocol):
     ) -> Mapping[str, Any] | None: ...
 
 
+@runtime_checkable
+class StreamReader(Reader, Protocol):
+    """A `Reader` that can also stream a large result (CSV exports)."""
+
+    def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        """The statement's rows, `chunk_rows` at a time, from a server-side cursor (constant
+        memory, however many rows); the connection is held until the iterator ends."""
+        ...
+
+
 class SessionReader:
     """A `Reader` over a session's connection: it sees the session's uncommitted work."""
 
@@ -46,6 +57,24 @@ class SessionReader:
     ) -> Mapping[str, Any] | None:
         connection = await self.session.connection()
         return _mapping((await connection.execute(statement, dict(params))).first())
+
+    async def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        connection = await self.session.connection()
+        async for chunk in _chunks(connection, statement, params, chunk_rows):
+            yield chunk
+
+
+async def _chunks(
+    connection: AsyncConnection, statement: AnySelect, params: Mapping[str, Any], rows: int
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    result = await connection.stream(statement.execution_options(yield_per=rows), dict(params))
+    try:
+        async for partition in result.partitions(rows):
+            yield partition
+    finally:
+        await result.close()
 
 
 def _mapping(row: Row[Any] | None) -> Mapping[str, Any] | None:
@@ -63,6 +92,25 @@ class PoolReader:
     ) -> Mapping[str, Any] | None:
         async with self._engine.connect() as connection:
             return _mapping((await connection.execute(statement, dict(params))).first())
+
+    async def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        async for chunk in _engine_stream(self._engine, statement, params, chunk_rows):
+            yield chunk
+
+
+async def _engine_stream(
+    engine: AsyncEngine, statement: AnySelect, params: Mapping[str, Any], rows: int
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """A stream on a connection of the engine's own, in a transaction (server-side cursors
+    live in one), rolled back at the end: it only reads."""
+    async with engine.connect() as connection:
+        try:
+            async for chunk in _chunks(connection, statement, params, rows):
+                yield chunk
+        finally:
+            await connection.rollback()
 
 
 async def _keep(_: asyncpg.Connection) -> None:
@@ -88,14 +136,16 @@ class AsyncpgReader:
     closed, so the pool opens a new one. Its size is `DB_POOL_SIZE`, besides the engine's.
     """
 
-    def __init__(self, pool: asyncpg.Pool, dialect: Dialect, *, acquire_timeout: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, engine: AsyncEngine, *, acquire_timeout: float) -> None:
         self._pool = pool
-        self._dialect = dialect
+        self._engine = engine  # for streams (CSV exports): see `stream`
+        self._dialect = engine.dialect
         self._acquire_timeout = acquire_timeout
         self._compiled: dict[AnySelect, tuple[str, tuple[str, ...], SQLCompiler]] = {}
 
     @classmethod
-    async def open(cls, url: str, settings: Settings, dialect: Dialect) -> AsyncpgReader:
+    async def open(cls, engine: AsyncEngine, settings: Settings) -> AsyncpgReader:
+        url = engine.url.render_as_string(hide_password=False)
         timeout_ms = settings.db_statement_timeout_ms
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
@@ -111,7 +161,7 @@ class AsyncpgReader:
             },
             reset=_keep,
         )
-        return cls(pool, dialect, acquire_timeout=settings.db_pool_timeout)
+        return cls(pool, engine, acquire_timeout=settings.db_pool_timeout)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -156,6 +206,15 @@ class AsyncpgReader:
         # asyncpg's Record indexes by name but iterates values: a real mapping instead.
         return None if record is None else dict(record.items())
 
+    async def stream(
+        self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        """Large results go through SQLAlchemy (its type processing, a server-side cursor in a
+        transaction on one of the engine's connections): the per-row cost dominates there,
+        not the per-request one."""
+        async for chunk in _engine_stream(self._engine, statement, params, chunk_rows):
+            yield chunk
+
 
 @asynccontextmanager
 async def open_reader(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Reader]:
@@ -163,9 +222,7 @@ async def open_reader(engine: AsyncEngine, settings: Settings) -> AsyncIterator[
     if engine.dialect.name != "postgresql":
         yield PoolReader(engine)
         return
-    reader = await AsyncpgReader.open(
-        engine.url.render_as_string(hide_password=False), settings, engine.dialect
-    )
+    reader = await AsyncpgReader.open(engine, settings)
     try:
         yield reader
     finally:
@@ -178,3 +235,12 @@ async def get_reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+async def get_stream_reader(reader: ReaderDep) -> StreamReader:
+    if not isinstance(reader, StreamReader):  # pragma: no cover - both readers stream
+        raise TypeError(f"{type(reader).__name__} cannot stream")
+    return reader
+
+
+StreamReaderDep = Annotated[StreamReader, Depends(get_stream_reader)]

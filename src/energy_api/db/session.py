@@ -16,13 +16,38 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from energy_api.db.engine import SQLITE_IMMEDIATE
+from energy_api.db.engine import COMMAND_TIMEOUT_MARGIN_SECONDS, SQLITE_IMMEDIATE
 
 logger = logging.getLogger(__name__)
 
 # How long a failed request may spend rolling back before its connection is thrown away.
 ROLLBACK_TIMEOUT_SECONDS = 2.0
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+@asynccontextmanager
+async def longer_statements(session: AsyncSession, timeout_ms: int) -> AsyncIterator[None]:
+    """Let the statements of this block run up to `timeout_ms` (0: no limit) on PostgreSQL,
+    for the few transactions that legitimately run long ones (bulk loads, imports).
+
+    The server's `statement_timeout` is raised with SET LOCAL (it returns to the connection's
+    own when the transaction ends); the driver's client-side bound (asyncpg's command timeout,
+    set per connection by `create_engine`) is raised for the block and restored after it.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    await connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+    driver = (await connection.get_raw_connection()).driver_connection
+    # asyncpg keeps the command timeout in its connection's configuration tuple only.
+    config = driver._config  # type: ignore[union-attr]
+    bound = None if timeout_ms == 0 else timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
+    driver._config = config._replace(command_timeout=bound)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver._config = config  # type: ignore[union-attr]
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

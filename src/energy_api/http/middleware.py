@@ -6,6 +6,7 @@ each one having to remember them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from fastapi import FastAPI
@@ -26,6 +27,15 @@ SECURITY_HEADERS = (
 # Requests whose body no route reads. Others are counted even without Content-Length or
 # Transfer-Encoding (over HTTP/2 a body may come with neither).
 _BODILESS = frozenset({"GET", "HEAD"})
+# The one route whose bodies may be larger (`Settings.bulk_max_bytes`).
+BULK_PATH = "/api/v1/consumos/lote/"
+EXPOSED_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "Location",
+    "Content-Disposition",
+)
 # Tokens and personal documents must not be kept by browsers or shared caches.
 NO_STORE_PREFIX = "/api/"
 
@@ -44,11 +54,15 @@ class BodyTooLarge(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    """413 for bodies over `max_bytes`: at once if Content-Length says so, else while streaming."""
+    """413 for bodies over `max_bytes` (or the path's own limit in `per_path`): at once if
+    Content-Length says so, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,13 +79,14 @@ class BodySizeLimitMiddleware:
             # No body, and none read (the hot path): nothing to count, no wrappers to pay for.
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope["path"], self.default_max_bytes)
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 response = problem_response(HTTPStatus.BAD_REQUEST, "Invalid Content-Length header")
                 await response(scope, receive, send)
                 return
-            if int(declared) > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if int(declared) > max_bytes:
+                await self._too_large(scope, receive, send, max_bytes)
                 return
 
         received = 0
@@ -82,8 +97,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -97,10 +112,10 @@ class BodySizeLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, max_bytes)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = BodyTooLarge(self.max_bytes).detail
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = BodyTooLarge(limit).detail
         response = problem_response(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail, headers={"Connection": "close"}
         )
@@ -206,13 +221,25 @@ _NO_STORE = (b"cache-control", b"no-store")
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Added innermost first: security headers wrap everything, CORS wraps the error replies."""
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        per_path={BULK_PATH: settings.bulk_max_bytes},
+    )
     app.add_middleware(UnstorableQueryMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+            ],
+            # What browser code must be able to read from an answer.
+            expose_headers=list(EXPOSED_HEADERS),
         )
     app.add_middleware(SecurityHeadersMiddleware)

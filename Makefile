@@ -30,7 +30,7 @@ install-dev: $(DEV_STAMP)
 run: install
 	$(BIN)/energy-api migrate
 	$(BIN)/energy-api ensure-admin
-	$(BIN)/energy-api serve --host 127.0.0.1 --port 8000
+	LOG_FORMAT=$${LOG_FORMAT:-console} $(BIN)/energy-api serve --host 127.0.0.1 --port 8000
 
 migrate: install
 	$(BIN)/energy-api migrate

@@ -13,6 +13,7 @@ from energy_api.auth.principals import Principal, PrincipalCache
 from energy_api.config import Settings
 from energy_api.db import ReaderDep
 from energy_api.errors import Unauthorized
+from energy_api.observability.logging import current_request
 
 TOKEN_FORM_URL = "/api/token/form/"
 
@@ -57,9 +58,13 @@ async def get_current_user(
         raise Unauthorized("Not authenticated")
     state = request.app.state
     principals: PrincipalCache = state.principals
-    return await service.principal_from_access_token(
+    principal = await service.principal_from_access_token(
         reader, state.settings, principals, state.verified_tokens, token
     )
+    info = current_request.get()
+    if info is not None:
+        info.user_id = principal.id
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

@@ -194,6 +194,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.tracer_provider = tracer_provider
+    # Set by the lifespan: the migrations' head revisions and the user-change listener.
+    app.state.migration_heads = None
+    app.state.listener = None
     # Who is active, per process; trusted only while the lifespan's listener hears changes.
     app.state.principals = PrincipalCache()
     # Access tokens whose signature this process has checked (see `auth.tokens`).

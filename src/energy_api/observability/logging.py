@@ -33,7 +33,8 @@ _SECRET_PATTERNS = re.compile(
     r"(?P<bearer>\b[Bb]earer\s+)[^\s\"',;]+"
     r"|(?P<jwt>\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*)"
     r"|(?P<pair>(?i:\b(?:password|passwd|senha|secret|secret_key|token|access|refresh|"
-    r"authorization|cookie|set-cookie)\b)[\"']?\s*[:=]\s*)(?:\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
+    r"authorization|cookie|set-cookie)\b)[\"']?\s*[:=]\s*)(?:(?i:bearer|basic)\s+)?"
+    r"(?:\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
 )
 REDACTED = "[redacted]"
 

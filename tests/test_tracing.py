@@ -82,10 +82,8 @@ async def test_a_request_span_has_its_database_spans_beneath(
     database = [
         span
         for span in spans
-        if (span.attributes
-        and "db.system" in span.attributes)
-        or (span.attributes
-        and "db.system.name" in span.attributes)
+        if (span.attributes and "db.system" in span.attributes)
+        or (span.attributes and "db.system.name" in span.attributes)
     ]
     assert database, [span.name for span in spans]
     assert all(span.context.trace_id == server.context.trace_id for span in database)

@@ -32,6 +32,8 @@ from energy_api.db import (
     SessionReader,
     create_engine,
     get_reader,
+    get_replica_reader,
+    get_replica_session,
     get_session,
     request_transaction,
 )
@@ -175,6 +177,8 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
 
         app.dependency_overrides[get_session] = test_session
         app.dependency_overrides[get_reader] = test_reader
+        app.dependency_overrides[get_replica_session] = test_session
+        app.dependency_overrides[get_replica_reader] = test_reader
         return app
 
     return build

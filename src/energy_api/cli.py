@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
 import getpass
+import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence

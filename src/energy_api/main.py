@@ -90,6 +90,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.replica_sessionmaker = create_read_sessionmaker(read_engine)
     app.state.reader = PoolReader(engine)
+    app.state.replica_reader = (
+        PoolReader(read_engine) if read_engine is not engine else (app.state.reader)
+    )
     app.state.migration_heads = await asyncio.to_thread(expected_heads, settings)
     listener = None
     if engine.dialect.name == "postgresql":

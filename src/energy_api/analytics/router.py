@@ -17,7 +17,7 @@ from energy_api.analytics.schemas import (
     Trend,
 )
 from energy_api.auth.dependencies import Viewer
-from energy_api.db import ReaderDep, SessionDep
+from energy_api.db import ReplicaReaderDep, ReplicaSessionDep
 from energy_api.errors import problem_responses
 from energy_api.schemas import MAX_ID, MonthQuery
 
@@ -48,7 +48,7 @@ To = Annotated[
     responses=problem_responses(401, 403, 404, 422),
 )
 async def mean_consumption(
-    cliente_id: ClientQuery, reader: ReaderDep, _: Viewer
+    cliente_id: ClientQuery, reader: ReplicaReaderDep, _: Viewer
 ) -> MeanConsumption:
     """A client's mean monthly consumption and its latest month's value."""
     return await service.mean_consumption(reader, cliente_id)
@@ -62,7 +62,7 @@ async def mean_consumption(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def summary(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
@@ -80,7 +80,7 @@ async def summary(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def monthly_series(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
@@ -105,7 +105,7 @@ async def monthly_series(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def growth(
-    cliente_id: ClientQuery, session: SessionDep, _: Viewer, de: From = None, ate: To = None
+    cliente_id: ClientQuery, session: ReplicaSessionDep, _: Viewer, de: From = None, ate: To = None
 ) -> Growth:
     """The client's latest month in range against the calendar month before and a year before."""
     return await service.growth(session, cliente_id, de, ate)
@@ -119,7 +119,7 @@ async def growth(
     responses=problem_responses(401, 403, 422),
 )
 async def ranking(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     de: From = None,
     ate: To = None,
@@ -138,7 +138,7 @@ async def ranking(
 )
 async def trend(
     cliente_id: ClientQuery,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     meses: Annotated[
         int, Query(ge=3, le=120, description="Calendar months ending at the latest with data")
@@ -158,7 +158,7 @@ async def trend(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def anomalies(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,

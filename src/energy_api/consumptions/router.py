@@ -14,7 +14,7 @@ from energy_api.consumptions.schemas import (
     ConsumptionUpdate,
 )
 from energy_api.consumptions.service import ConsumptionChanges
-from energy_api.db import SessionDep
+from energy_api.db import ReplicaSessionDep, SessionDep
 from energy_api.errors import problem_responses
 from energy_api.idempotency.route import IdempotentRoute
 from energy_api.schemas import MAX_ID, IdPath, Limit, MonthQuery, Offset
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"], route_class=Ide
     responses=problem_responses(401, 403, 422),
 )
 async def list_consumptions(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     de: Annotated[

@@ -99,3 +99,12 @@ async def get_reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+async def get_replica_reader(request: Request) -> Reader:
+    """A `Reader` on the replica (DATABASE_READ_URL) when there is one, else the primary's."""
+    reader: Reader = request.app.state.replica_reader
+    return reader
+
+
+ReplicaReaderDep = Annotated[Reader, Depends(get_replica_reader)]

@@ -161,7 +161,9 @@ class ThreadedStreamHandler(logging.Handler):
                 self._dropped += 1
 
     def flush(self) -> None:
-        """Wait until every line queued so far is written."""
+        """Wait until every line queued so far is written (at once when the writer is done)."""
+        if not self._thread.is_alive():
+            return
         done = threading.Event()
         self._queue.put(_Marker(done))
         done.wait(timeout=5)

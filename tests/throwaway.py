@@ -156,6 +156,7 @@ def replica(primary: Cluster) -> Iterator[Cluster]:
                 "-X",
                 "stream",
                 "--no-sync",
+                "--checkpoint=fast",
             ]
         )
         running = Cluster(data, free_port())

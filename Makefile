@@ -39,6 +39,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/actionlint .github/workflows/*.yml
 
 typecheck: install-dev
 	$(BIN)/mypy

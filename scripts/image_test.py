@@ -126,8 +126,9 @@ def main() -> None:
             network = ["--network", "slirp4netns:allow_host_loopback=true"]
             host = "10.0.2.2"
         else:
-            network = ["--add-host", "host.docker.internal:host-gateway"]
-            host = "host.docker.internal"
+            # Docker: the host's network, where the throwaway cluster listens on 127.0.0.1.
+            network = ["--network", "host"]
+            host = "127.0.0.1"
         url = f"postgresql+asyncpg://postgres@{host}:{database.port}/energy"
         env = ["-e", f"DATABASE_URL={url}", "-e", f"SECRET_KEY={SECRET}"]
         base = [*runtime, "run", "--rm", *limits, *network, *env]
@@ -136,8 +137,13 @@ def main() -> None:
         run([*base, IMAGE, "energy-api", "migrate"])
         run([*base, "-e", f"ADMIN_PASSWORD={ADMIN_PASSWORD}", IMAGE, "energy-api", "ensure-admin"])
 
-        api, metrics = free_port(), free_port()
+        if podman:
+            api, metrics = free_port(), free_port()
+            ports = ["-p", f"127.0.0.1:{api}:8000", "-p", f"127.0.0.1:{metrics}:9100"]
+        else:  # the host's network: the image's own ports
+            api, metrics, ports = 8000, 9100, []
         subprocess.run([*tool, "rm", "-f", CONTAINER], capture_output=True, check=False)
+        grace = ["-e", f"SHUTDOWN_GRACE_SECONDS={GRACE_SECONDS}"]
         run(
             [
                 *runtime,
@@ -148,12 +154,8 @@ def main() -> None:
                 *limits,
                 *network,
                 *env,
-                "-e",
-                f"SHUTDOWN_GRACE_SECONDS={GRACE_SECONDS}",
-                "-p",
-                f"127.0.0.1:{api}:8000",
-                "-p",
-                f"127.0.0.1:{metrics}:9100",
+                *grace,
+                *ports,
                 IMAGE,
             ]
         )

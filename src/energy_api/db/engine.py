@@ -63,18 +63,7 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
     timeout_ms = 0
     if backend == "postgresql":
         timeout_ms = 0 if for_migrations else settings.db_statement_timeout_ms
-        server_settings = {"application_name": "energy-api"}
-        if not pooled:
-            server_settings["statement_timeout"] = str(timeout_ms)
-        connect_args: dict[str, Any] = {
-            "timeout": settings.db_connect_timeout,
-            "server_settings": server_settings,
-        }
-        if pooled:
-            connect_args.update(TRANSACTION_POOLER_CONNECT_ARGS)
-        if timeout_ms:
-            connect_args["command_timeout"] = timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
-        options["connect_args"] = connect_args
+        options["connect_args"] = postgres_connect_args(settings, timeout_ms)
     engine = create_async_engine(url, **options)
     if backend == "postgresql" and pooled and timeout_ms:
         _statement_timeout_per_transaction(engine, timeout_ms)
@@ -84,6 +73,25 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
     if backend == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms=int(settings.db_pool_timeout * 1000))
     return engine
+
+
+def postgres_connect_args(settings: Settings, timeout_ms: int) -> dict[str, Any]:
+    """What asyncpg's connect gets: the timeout as a connection setting, unless a transaction
+    pooler is in front (it refuses start-up settings; see `_statement_timeout_per_transaction`),
+    where no statement may be prepared or cached past its transaction either."""
+    pooled = settings.database_pooler == "transaction"
+    server_settings = {"application_name": "energy-api"}
+    if not pooled:
+        server_settings["statement_timeout"] = str(timeout_ms)
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "server_settings": server_settings,
+    }
+    if pooled:
+        connect_args.update(TRANSACTION_POOLER_CONNECT_ARGS)
+    if timeout_ms:
+        connect_args["command_timeout"] = timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
+    return connect_args
 
 
 def _statement_timeout_per_transaction(engine: AsyncEngine, timeout_ms: int) -> None:

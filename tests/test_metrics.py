@@ -172,3 +172,12 @@ def test_two_workers_are_scraped_as_one_on_the_metrics_port(
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+async def test_unknown_methods_share_one_series(client_without_database: AsyncClient) -> None:
+    labels = {"route": "<unmatched>", "method": "OTHER", "status": "404"}
+    before = sample("energy_api_http_requests_total", **labels)
+    await client_without_database.request("BREW", "/coffee")
+    await client_without_database.request("XYZZY", "/coffee")
+    assert sample("energy_api_http_requests_total", **labels) == before + 2
+    assert "BREW" not in render().decode()

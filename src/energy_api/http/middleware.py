@@ -167,6 +167,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 # A request id we accept from a caller (or a proxy): short, printable, no spaces or quotes.
 REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 UNMATCHED_ROUTE = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # What routing writes into the scope, copied back by `HeadAsGetMiddleware`.
 ROUTING_KEYS = ("route", "endpoint", "root_path")
 _SECURITY_RAW = tuple((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS)
@@ -252,6 +253,8 @@ class EdgeMiddleware:
             seconds = time.perf_counter() - started
             template = route_template(scope)
             method = scope["method"]
+            if method not in KNOWN_METHODS:  # a caller's invention must not add series
+                method = "OTHER"
             self.series.observe(template, method, status, seconds)
             if self.log_requests:
                 client = scope.get("client")

@@ -1,9 +1,10 @@
 """Logs on stdout: one JSON object per line (or readable text), with the request they belong to.
 
-`configure_logging` replaces the root logger's handlers with one that formats each record in the
-caller (cheap: one `json.dumps`) and leaves the write to stdout to a thread, so a slow reader of
-stdout never blocks the event loop. Uvicorn's loggers propagate to it; its own access log is off,
-because `energy_api.http.middleware.EdgeMiddleware` writes one richer line per request.
+`configure_logging` replaces the root logger's handlers with one that writes each record as one
+line (one `json.dumps`) to stdout, where the container runtime collects it. The write is
+synchronous, so no line is lost when uvicorn ends the process by re-raising SIGTERM (a writer
+thread's queue would be). Uvicorn's loggers propagate to it; its own access log is off, because
+`energy_api.http.middleware.EdgeMiddleware` writes one richer line per request.
 
 Every record carries the request id and the user id of the request it was logged in (through
 one context variable holding a `RequestInfo`). Nothing secret is written: request lines hold no
@@ -13,13 +14,10 @@ and `password=…`/`"token": …`-like pairs wherever a message or an exception 
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import queue
 import re
 import sys
-import threading
 import time
 from contextvars import ContextVar
 from typing import IO, Any
@@ -125,67 +123,6 @@ class ConsoleFormatter(logging.Formatter):
         return redact(line)
 
 
-class ThreadedStreamHandler(logging.Handler):
-    """Formats in the caller, writes from a daemon thread (so the event loop never waits on
-    stdout). Lines still queued at exit are written by `close` (registered with atexit)."""
-
-    _STOP = object()
-
-    def __init__(self, stream: IO[str]) -> None:
-        super().__init__()
-        self.stream = stream
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._dropped = 0
-        self._thread = threading.Thread(target=self._write, name="log-writer", daemon=True)
-        self._thread.start()
-        atexit.register(self.close)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._queue.put(self.format(record))
-        except Exception:
-            self.handleError(record)
-
-    def _write(self) -> None:
-        while True:
-            line = self._queue.get()
-            if line is self._STOP:
-                return
-            if isinstance(line, _Marker):
-                line.event.set()
-                continue
-            try:
-                self.stream.write(f"{line}\n")
-                self.stream.flush()
-            except Exception:  # a closed stdout must not kill the writer or the app
-                self._dropped += 1
-
-    def flush(self) -> None:
-        """Wait until every line queued so far is written (at once when the writer is done)."""
-        if not self._thread.is_alive():
-            return
-        done = threading.Event()
-        self._queue.put(_Marker(done))
-        done.wait(timeout=5)
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(self._STOP)
-            self._thread.join(timeout=5)
-        super().close()
-
-
-class _Marker(str):
-    """A queue entry that, once reached, tells `flush` the lines before it are written."""
-
-    event: threading.Event
-
-    def __new__(cls, event: threading.Event) -> _Marker:
-        marker = super().__new__(cls, "")
-        marker.event = event
-        return marker
-
-
 _handler: logging.Handler | None = None
 
 
@@ -193,7 +130,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     """One handler on the root logger, in LOG_FORMAT at LOG_LEVEL; uvicorn's loggers propagate
     to it. Idempotent: a second call replaces the first call's handler."""
     global _handler
-    handler = ThreadedStreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else ConsoleFormatter())
     root = logging.getLogger()
     if _handler is not None:

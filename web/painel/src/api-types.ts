@@ -199,7 +199,15 @@ export interface paths {
         /** List clients */
         get: operations["clientes-list"];
         put?: never;
-        /** Create a client */
+        /**
+         * Create a client
+         * @description Create a client.
+         *
+         *     `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+         *     allowed in the first twelve), with valid check digits unless the service runs with
+         *     `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+         *     (409).
+         */
         post: operations["clientes-create"];
         delete?: never;
         options?: never;
@@ -216,7 +224,15 @@ export interface paths {
         };
         /** Get a client */
         get: operations["clientes-get"];
-        /** Replace a client */
+        /**
+         * Replace a client
+         * @description Replace a client's name and document.
+         *
+         *     `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+         *     allowed in the first twelve), with valid check digits unless the service runs with
+         *     `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+         *     (409).
+         */
         put: operations["clientes-replace"];
         post?: never;
         /**
@@ -226,7 +242,15 @@ export interface paths {
         delete: operations["clientes-delete"];
         options?: never;
         head?: never;
-        /** Update some fields of a client */
+        /**
+         * Update some fields of a client
+         * @description Change a client's name or document.
+         *
+         *     `documento` is a CPF (11 digits) or a CNPJ (14 characters, the last two digits; letters
+         *     allowed in the first twelve), with valid check digits unless the service runs with
+         *     `DOCUMENT_VALIDATION=lenient`; `.`, `-`, `/` and spaces are ignored, and it must be unique
+         *     (409).
+         */
         patch: operations["clientes-update"];
         trace?: never;
     };
@@ -426,6 +450,49 @@ export interface paths {
          * @description 200 when the database answers within 3 s, else 503.
          */
         get: operations["health-check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness: the process answers
+         * @description 200 whenever the process can answer; no database call, so a database outage does not
+         *     get healthy processes restarted. Use it as the liveness probe.
+         */
+        get: operations["health-live"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: database, migrations and user-change listener
+         * @description 200 when the database answers within 3 s, its migrations are at this code's head, and
+         *     the user-change listener is connected (`off` when the service runs without one); else 503.
+         *     Use it as the readiness probe: a process that is not ready gets no traffic.
+         */
+        get: operations["health-ready"];
         put?: never;
         post?: never;
         delete?: never;
@@ -711,6 +778,14 @@ export interface components {
              */
             database: "connected" | "disconnected";
         };
+        /** Liveness */
+        Liveness: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
         /** MeanConsumption */
         MeanConsumption: {
             /**
@@ -868,6 +943,29 @@ export interface components {
              * @example 12
              */
             meses: number;
+        };
+        /** Readiness */
+        Readiness: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "connected" | "disconnected";
+            /**
+             * Migrations
+             * @enum {string}
+             */
+            migrations: "current" | "behind" | "unknown";
+            /**
+             * Listener
+             * @enum {string}
+             */
+            listener: "connected" | "disconnected" | "off";
         };
         /** RefreshRequest */
         RefreshRequest: {
@@ -2489,9 +2587,9 @@ export interface operations {
         parameters: {
             query?: {
                 cliente_id?: number | null;
-                /** @description First month (YYYY-MM), inclusive */
+                /** @description First month (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate */
                 de?: string | null;
-                /** @description Last month (YYYY-MM), inclusive */
+                /** @description Last month (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Page size */
                 limit?: number;
@@ -3073,9 +3171,9 @@ export interface operations {
             query?: {
                 /** @description Client id; omitted: the whole portfolio */
                 cliente_id?: number | null;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
             };
             header?: never;
@@ -3145,9 +3243,9 @@ export interface operations {
             query?: {
                 /** @description Client id; omitted: the whole portfolio */
                 cliente_id?: number | null;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Period: month, quarter or year. With trimestre/ano, `de` must open and `ate` must close a period. */
                 agrupar?: "mes" | "trimestre" | "ano";
@@ -3219,9 +3317,9 @@ export interface operations {
             query: {
                 /** @description Client id */
                 cliente_id: number;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
             };
             header?: never;
@@ -3289,9 +3387,9 @@ export interface operations {
     "analytics-ranking": {
         parameters: {
             query?: {
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Items to return */
                 limite?: number;
@@ -3356,9 +3454,9 @@ export interface operations {
                 cliente_id: number;
                 /** @description Calendar months ending at the latest with data */
                 meses?: number;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
             };
             header?: never;
@@ -3428,9 +3526,9 @@ export interface operations {
             query?: {
                 /** @description Client id; omitted: the whole portfolio */
                 cliente_id?: number | null;
-                /** @description First month reported (YYYY-MM), inclusive; at most 240 months before ate */
+                /** @description First month reported (YYYY-MM, 1900-01 … 2199-12), inclusive; not after ate, and at most 240 months before it */
                 de?: string | null;
-                /** @description Last month reported (YYYY-MM), inclusive */
+                /** @description Last month reported (YYYY-MM, 1900-01 … 2199-12), inclusive */
                 ate?: string | null;
                 /** @description Items to return */
                 limite?: number;
@@ -3522,6 +3620,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    "health-live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+        };
+    };
+    "health-ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Not ready to serve requests */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
         };

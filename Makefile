@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run install install-dev lint format typecheck audit test test-only fuzz postgres migrate clean browser painel
+.PHONY: run install install-dev lint format typecheck audit test test-only fuzz postgres migrate clean browser painel pgbouncer image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ install-dev: $(DEV_STAMP)
 run: install
 	$(BIN)/energy-api migrate
 	$(BIN)/energy-api ensure-admin
-	$(BIN)/energy-api serve --host 127.0.0.1 --port 8000
+	LOG_FORMAT=$${LOG_FORMAT:-console} $(BIN)/energy-api serve --host 127.0.0.1 --port 8000
 
 migrate: install
 	$(BIN)/energy-api migrate
@@ -39,6 +39,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/actionlint .github/workflows/*.yml
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -64,6 +65,19 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  >/dev/null 2>&1; } || echo "chromium could not be installed: the browser tests will be skipped"
 
+## PgBouncer for the tests that run the service behind a transaction pooler (Debian's package);
+## fast when already installed. Without apt (or when it fails) those tests are skipped.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) \
+	  >/dev/null 2>&1; } || echo "pgbouncer could not be installed: the PgBouncer tests will be skipped"
+
+## Build the image with docker or podman and prove it against a throwaway PostgreSQL: migrate,
+## /health/ready, a login, a write, the non-root user, SIGTERM within the grace. Not part of
+## `make test` (it needs a container engine).
+image-test: install-dev
+	$(BIN)/python scripts/image_test.py
+
 ## Rebuild /painel/ (needs Node and npm): the OpenAPI document, its TypeScript types, a type
 ## check, and the bundle in src/energy_api/painel/static (committed, so `make run` needs no Node).
 painel: install
@@ -71,14 +85,14 @@ painel: install
 	cd web/painel && npm ci --no-audit --no-fund && npm run types && npm run check && npm run build
 
 ## Lint, types, audit, and the whole suite on PostgreSQL and SQLite (browser tests included).
-test: lint audit postgres browser
+test: lint audit postgres browser pgbouncer
 	$(BIN)/pytest
 
 ## The schemathesis run with 1000 examples per operation (`make test` runs 100).
 fuzz: install-dev postgres
 	FUZZ_EXAMPLES=1000 $(BIN)/pytest tests/resilience/test_fuzz.py
 
-test-only: install-dev postgres browser
+test-only: install-dev postgres browser pgbouncer
 	$(BIN)/pytest
 
 clean:

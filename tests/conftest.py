@@ -30,6 +30,7 @@ from energy_api.consumptions.models import Consumption
 from energy_api.db import (
     SessionReader,
     create_engine,
+    get_replica_session,
     get_session,
     request_transaction,
 )
@@ -169,8 +170,9 @@ def app_factory(database_url: str, engine: AsyncEngine, db_session: AsyncSession
                 yield db_session
 
         app.dependency_overrides[get_session] = test_session
-        # What the lifespan would open; the routes and authentication read it from the state.
-        app.state.reader = SessionReader(db_session)
+        # What the lifespan would open; the routes and authentication read them from the state.
+        app.state.reader = app.state.replica_reader = SessionReader(db_session)
+        app.dependency_overrides[get_replica_session] = test_session
         return app
 
     return build

@@ -195,3 +195,25 @@ def test_cors_origins_empty_is_an_empty_list(monkeypatch: pytest.MonkeyPatch) ->
 def test_document_validation_can_be_lenient(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCUMENT_VALIDATION", "lenient")
     assert load_settings().document_validation == "lenient"
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def test_log_settings_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        load_settings()
+    monkeypatch.setenv("LOG_FORMAT", "Console")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = load_settings()
+    assert (settings.log_format, settings.log_level) == ("console", "DEBUG")
+
+
+def test_database_pooler_is_none_or_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().database_pooler == "none"
+    monkeypatch.setenv("DATABASE_POOLER", "session")
+    with pytest.raises(ConfigError, match="DATABASE_POOLER"):
+        load_settings()
+    monkeypatch.setenv("DATABASE_POOLER", "TRANSACTION")
+    assert load_settings().database_pooler == "transaction"

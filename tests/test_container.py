@@ -257,12 +257,18 @@ def test_dockerfile_cmd_serves_on_all_interfaces_with_web_concurrency() -> None:
     assert cmd[:2] == ["sh", "-c"], "CMD must go through `sh -c` so WEB_CONCURRENCY expands"
 
 
-def test_dockerfile_healthcheck_hits_health_endpoint() -> None:
+def test_dockerfile_healthcheck_is_the_liveness_probe() -> None:
+    """Engines replace unhealthy containers: a database outage must not replace them all."""
     healthcheck = only(final_stage(), "HEALTHCHECK").args
     assert "CMD" in healthcheck.split(), "HEALTHCHECK must run a command"
     target = health_probe_target(healthcheck)
-    assert target is not None and target.endswith("/health/"), healthcheck
+    assert target is not None and target.endswith("/health/live"), healthcheck
     assert ":8000/" in target
+
+
+def test_dockerfile_runtime_has_no_pip_or_setuptools() -> None:
+    build = "\n".join(i.args for i in stages(dockerfile_instructions())[0] if i.keyword == "RUN")
+    assert re.search(r"pip uninstall[^\n]*\bpip\b[^\n]*\bsetuptools\b", build), build
 
 
 # --------------------------------------------------------------------------
@@ -313,11 +319,11 @@ def test_compose_api_and_migrate_read_env_file() -> None:
         assert ".env" in env_files(service(name)), f"{name} does not use env_file .env"
 
 
-def test_compose_api_healthcheck_hits_health_endpoint() -> None:
+def test_compose_api_healthcheck_is_the_readiness_probe() -> None:
     healthcheck = service("api").get("healthcheck")
     assert isinstance(healthcheck, dict)
     target = health_probe_target(" ".join(command_list(healthcheck.get("test"))))
-    assert target is not None and target.endswith(":8000/health/")
+    assert target is not None and target.endswith(":8000/health/ready")
 
 
 # --------------------------------------------------------------------------

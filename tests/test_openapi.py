@@ -48,6 +48,8 @@ EXPECTED_OPERATION_IDS = {
     "usuarios-delete",
     "usuarios-change-password",
     "health-check",
+    "health-live",
+    "health-ready",
 }
 
 Operation = tuple[str, str, dict[str, Any]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -315,9 +316,31 @@ def serve(
     settings: Settings, host: str, port: int, workers: int, reload: bool, access_log: bool
 ) -> None:
     """Run uvicorn. On SIGTERM it stops accepting connections, lets in-flight requests finish
-    for up to SHUTDOWN_GRACE_SECONDS, then runs the lifespan shutdown (the pool is closed)."""
+    for up to SHUTDOWN_GRACE_SECONDS, then runs the lifespan shutdown (the pool is closed).
+
+    Logs go through `energy_api.observability.logging` (uvicorn's own formatting is off), and
+    the metrics of every worker are served on METRICS_HOST:METRICS_PORT from this process."""
+    import os
+
     import uvicorn
 
+    from energy_api.observability import metrics
+    from energy_api.observability.logging import configure_logging
+
+    if not access_log:
+        # Read again by each worker's Settings.
+        os.environ["LOG_REQUESTS"] = "false"
+    configure_logging(settings)
+    # The app runs in other processes than this one (workers, or the reloader's child).
+    if reload or workers > 1 or os.environ.get(metrics.MULTIPROC_ENV):
+        metrics.prepare_multiprocess_dir()
+    if settings.metrics_port:
+        try:
+            metrics.start_metrics_server(settings.metrics_host, settings.metrics_port)
+        except OSError as exc:
+            logging.getLogger(__name__).error(
+                "metrics not served on %s:%d: %s", settings.metrics_host, settings.metrics_port, exc
+            )
     uvicorn.run(
         "energy_api.main:create_app",
         factory=True,
@@ -325,7 +348,8 @@ def serve(
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        access_log=access_log,
+        access_log=False,
+        log_config=None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=3.0, gt=0, le=60)
     db_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+    # `transaction`: a transaction pooler (PgBouncer pool_mode=transaction) is in front of
+    # DATABASE_URL, so no server-side prepared statement or session setting may outlive a
+    # transaction, and LISTEN needs DATABASE_DIRECT_URL.
+    database_pooler: Literal["none", "transaction"] = "none"
+    # A URL straight to PostgreSQL (not through the pooler), for the user-change listener.
+    database_direct_url: str | None = None
+    # A streaming replica for analytics and list reads; unset, they go to DATABASE_URL.
+    database_read_url: str | None = None
+
+    # Logs on stdout: one JSON object per line, or readable text for a terminal.
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One line per request (`energy-api serve --no-access-log` turns it off).
+    log_requests: bool = True
+    # Prometheus metrics on their own port (not the API's), served by `energy-api serve`;
+    # 0 turns them off.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     secret_key: SecretStr | None = None
     jwt_issuer: str = "energy-api"
@@ -77,6 +95,16 @@ class Settings(BaseSettings):
 
     # The back office in the browser (/admin): how long a login lasts without activity.
     admin_session_hours: int = Field(default=8, ge=1, le=7 * 24)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", "database_pooler", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

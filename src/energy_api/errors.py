@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from energy_api.db import is_retryable, is_unavailable, is_unstorable_text
+from energy_api.observability.metrics import DB_POOL_TIMEOUTS
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +234,8 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
     cannot store is a 422; anything else is a bug (500).
     """
     if is_unavailable(exc) or is_retryable(exc):
+        if isinstance(exc, PoolTimeoutError):
+            DB_POOL_TIMEOUTS.inc()
         logger.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return problem_response(
             HTTPStatus.SERVICE_UNAVAILABLE,

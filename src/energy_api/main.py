@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -30,9 +33,17 @@ from energy_api.db import (
 )
 from energy_api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_responses
 from energy_api.http.docs import install_docs
+from energy_api.http.health import expected_heads
 from energy_api.http.health import router as health_router
 from energy_api.http.middleware import install_middleware
+from energy_api.observability import metrics, tracing
+from energy_api.observability.logging import configure_logging
 from energy_api.painel import install_painel
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Register clients and their monthly energy consumption, and read analytics over them.
@@ -51,24 +62,58 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+def listener_dsn(settings: Settings) -> str | None:
+    """Where the user-change listener LISTENs: DATABASE_DIRECT_URL, else DATABASE_URL unless a
+    transaction pooler is in front of it (a pooler does not deliver notifications to a
+    connection it may hand to someone else: the listener would look connected and hear
+    nothing). None: no listener, so the user cache stays off."""
+    if settings.database_direct_url:
+        return asyncpg_dsn(settings.database_direct_url)
+    if settings.database_pooler != "none":
+        return None
+    return asyncpg_dsn(settings.sqlalchemy_url)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    provider = app.state.tracer_provider
     engine = create_engine(settings.sqlalchemy_url, settings)
+    read_engine = engine
+    if settings.database_read_url:
+        read_engine = create_engine(settings.database_read_url, settings)
+    if provider is not None:
+        for instrumented in {engine, read_engine}:
+            tracing.instrument_engine(instrumented, provider)
     app.state.engine = engine
+    app.state.read_engine = read_engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    app.state.replica_sessionmaker = create_read_sessionmaker(read_engine)
+    app.state.migration_heads = await asyncio.to_thread(expected_heads, settings)
     listener = None
     try:
-        async with open_reader(engine, settings) as reader:
-            app.state.reader = reader
+        async with AsyncExitStack() as readers:
+            app.state.reader = await readers.enter_async_context(open_reader(engine, settings))
+            app.state.replica_reader = (
+                app.state.reader
+                if read_engine is engine
+                else await readers.enter_async_context(open_reader(read_engine, settings))
+            )
             if engine.dialect.name == "postgresql":
-                listener = UserChangeListener(
-                    asyncpg_dsn(settings.sqlalchemy_url),
-                    app.state.principals,
-                    connect_timeout=settings.db_connect_timeout,
-                )
-                await listener.start()
+                dsn = listener_dsn(settings)
+                if dsn is None:
+                    logger.warning(
+                        "DATABASE_POOLER=%s without DATABASE_DIRECT_URL:"
+                        " cached authorization is off",
+                        settings.database_pooler,
+                    )
+                else:
+                    listener = UserChangeListener(
+                        dsn, app.state.principals, connect_timeout=settings.db_connect_timeout
+                    )
+                    await listener.start()
+            app.state.listener = listener
             # What start-up built (modules, routes, schemas, pools) lives as long as the app:
             # out of the cyclic collector's way, which would otherwise walk all of it on every
             # full collection, in the middle of requests.
@@ -80,6 +125,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if listener is not None:
             await listener.stop()
         await engine.dispose()
+        if read_engine is not engine:
+            await read_engine.dispose()
+        if provider is not None:
+            await asyncio.to_thread(tracing.shutdown, provider)
+        metrics.worker_exited(os.getpid())
 
 
 def _declare_infrastructure_errors(path: str, operation: dict[str, Any]) -> None:
@@ -128,8 +178,16 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """The application. Traces go to `tracer_provider`, else to the one the OTEL_* variables
+    configure, else nowhere (tracing off)."""
     settings = settings or get_settings()
+    if settings.environment != "test":
+        configure_logging(settings)
+    if tracer_provider is None:
+        tracer_provider = tracing.provider_from_environment()
     app = FastAPI(
         title="Energy Analytics API",
         version=__version__,
@@ -145,10 +203,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "clientes", "description": "Clients (CPF/CNPJ holders)"},
             {"name": "consumos", "description": "Monthly consumption records"},
             {"name": "analytics", "description": "Analytics computed by the database"},
-            {"name": "health", "description": "Liveness and database readiness"},
+            {"name": "health", "description": "Liveness and readiness probes"},
         ],
     )
     app.state.settings = settings
+    app.state.tracer_provider = tracer_provider
+    # Set by the lifespan: the migrations' head revisions and the user-change listener.
+    app.state.migration_heads = None
+    app.state.listener = None
     # Who is active, per process; trusted only while the lifespan's listener hears changes.
     app.state.principals = PrincipalCache()
     # Access tokens whose signature this process has checked (see `auth.tokens`).
@@ -168,5 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_admin(app, settings)
     install_painel(app)
     install_middleware(app, settings)
+    if tracer_provider is not None:
+        tracing.instrument_app(app, tracer_provider)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -186,13 +187,18 @@ async def test_an_exhausted_pool_answers_503(
     viewer = await add_committed_user(own_database.url, Role.viewer)
     headers = {"Authorization": f"Bearer {access_token(settings, viewer)}"}
     app, client = await _client(settings)
+    timeouts = REGISTRY.get_sample_value("energy_api_db_pool_timeouts_total") or 0
     async with app.router.lifespan_context(app), client:
         holder = asyncio.create_task(client.get("/test-only/sleep/1"))
         await asyncio.sleep(0.2)  # let it take the only connection
+        in_use = REGISTRY.get_sample_value("energy_api_db_pool_connections_in_use")
         response = await client.get("/api/v1/clientes/", headers=headers)
         held = await holder
     assert held.status_code == 200
     assert response.status_code == 503
+    # Seen in /metrics: the connection held, and the wait that ran out.
+    assert in_use is not None and in_use >= 1
+    assert REGISTRY.get_sample_value("energy_api_db_pool_timeouts_total") == timeouts + 1
 
 
 async def test_session_rollback_on_a_dead_connection_answers_503(

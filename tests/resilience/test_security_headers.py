@@ -9,7 +9,7 @@ from httpx import ASGITransport, AsyncClient
 from starlette.types import Receive, Scope, Send
 
 from energy_api.http.docs import inline_script_hashes
-from energy_api.http.middleware import API_CSP, SecurityHeadersMiddleware
+from energy_api.http.middleware import API_CSP, EdgeMiddleware
 from tests.conftest import AppFactory
 
 ALLOWED = "https://painel.example.com"
@@ -139,7 +139,7 @@ async def _answer_with_own_headers(scope: Scope, receive: Receive, send: Send) -
 async def test_api_responses_are_never_stored_and_a_routes_own_headers_are_kept(
     path: str, cache_control: list[str] | None
 ) -> None:
-    app = SecurityHeadersMiddleware(_answer_with_own_headers)
+    app = EdgeMiddleware(_answer_with_own_headers, log_requests=False)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
         response = await http.get(path)
     assert response.headers.get_list("cache-control") == (cache_control or ["public, max-age=600"])

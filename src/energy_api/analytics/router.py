@@ -20,7 +20,7 @@ from energy_api.analytics.schemas import (
     Trend,
 )
 from energy_api.auth.dependencies import Viewer
-from energy_api.db import ReaderDep, SessionDep
+from energy_api.db import ReplicaReaderDep, ReplicaSessionDep
 from energy_api.errors import problem_responses
 from energy_api.http import csv_export
 from energy_api.http.csv_export import DialectQuery, FormatQuery
@@ -53,7 +53,9 @@ To = Annotated[
     response_model=MeanConsumption,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def mean_consumption(cliente_id: ClientQuery, reader: ReaderDep, _: Viewer) -> ModelResponse:
+async def mean_consumption(
+    cliente_id: ClientQuery, reader: ReplicaReaderDep, _: Viewer
+) -> ModelResponse:
     """A client's mean monthly consumption and its latest month's value."""
     return ModelResponse(await service.mean_consumption(reader, cliente_id))
 
@@ -66,7 +68,7 @@ async def mean_consumption(cliente_id: ClientQuery, reader: ReaderDep, _: Viewer
     responses=problem_responses(401, 403, 404, 422),
 )
 async def summary(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
@@ -86,7 +88,7 @@ async def summary(
 )
 async def monthly_series(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
@@ -116,7 +118,7 @@ async def monthly_series(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def growth(
-    cliente_id: ClientQuery, session: SessionDep, _: Viewer, de: From = None, ate: To = None
+    cliente_id: ClientQuery, session: ReplicaSessionDep, _: Viewer, de: From = None, ate: To = None
 ) -> Growth:
     """The client's latest month in range against the calendar month before and a year before."""
     return await service.growth(session, cliente_id, de, ate)
@@ -132,7 +134,7 @@ async def growth(
 )
 async def ranking(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     de: From = None,
     ate: To = None,
@@ -156,7 +158,7 @@ async def ranking(
 )
 async def trend(
     cliente_id: ClientQuery,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     meses: Annotated[
         int, Query(ge=3, le=120, description="Calendar months ending at the latest with data")
@@ -178,7 +180,7 @@ async def trend(
 )
 async def anomalies(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,

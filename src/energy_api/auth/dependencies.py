@@ -12,6 +12,7 @@ from energy_api.auth.models import Role
 from energy_api.auth.principals import Principal
 from energy_api.config import Settings
 from energy_api.errors import Unauthorized
+from energy_api.observability.logging import current_request
 
 TOKEN_FORM_URL = "/api/token/form/"
 
@@ -67,6 +68,9 @@ class BearerPrincipal(OAuth2PasswordBearer):
         principal = await service.principal_from_access_token(
             state.reader, state.settings, state.principals, state.verified_tokens, token
         )
+        info = current_request.get()
+        if info is not None:
+            info.user_id = principal.id  # for the request's log line
         service.ensure_role(principal, self.role)
         return principal
 

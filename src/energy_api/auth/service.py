@@ -32,6 +32,7 @@ from energy_api.auth.tokens import VerifiedTokens
 from energy_api.config import Settings
 from energy_api.db import KeepsWork, Reader
 from energy_api.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from energy_api.observability.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from energy_api.security import (
     LEEWAY_SECONDS,
     InvalidToken,
@@ -140,6 +141,7 @@ async def _check_throttle(
     longest = max((wait for wait in waits if wait is not None), default=None)
     if longest is not None:
         logger.info("login throttled for %r from %s (%d s)", username, address, longest)
+        LOGIN_THROTTLED.inc()
         raise LoginThrottled(longest)
 
 
@@ -181,6 +183,7 @@ async def check_credentials(
     ok, new_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         await _record_failure(session, username, address, now)
+        LOGIN_FAILURES.inc()
         raise RecordedUnauthorized(BAD_CREDENTIALS)
     await repository.delete_failed_logins(session, username)
     if new_hash is not None:

@@ -8,7 +8,7 @@ from energy_api.auth.dependencies import Editor, SettingsDep, Viewer
 from energy_api.clients import service
 from energy_api.clients.schemas import ClientCreate, ClientPage, ClientRead, ClientUpdate
 from energy_api.clients.service import ClientChanges
-from energy_api.db import SessionDep
+from energy_api.db import ReplicaSessionDep, SessionDep
 from energy_api.errors import problem_responses
 from energy_api.http import conditional
 from energy_api.http.conditional import IfMatch, IfNoneMatch
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/clientes", tags=["clientes"], route_class=Ide
     responses=problem_responses(401, 403, 422),
 )
 async def list_clients(
-    session: SessionDep,
+    session: ReplicaSessionDep,
     _: Viewer,
     limit: Limit = 50,
     offset: Offset = 0,

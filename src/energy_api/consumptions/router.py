@@ -17,7 +17,7 @@ from energy_api.consumptions.schemas import (
     ConsumptionUpdate,
 )
 from energy_api.consumptions.service import ConsumptionChanges
-from energy_api.db import SessionDep, StreamReaderDep
+from energy_api.db import ReplicaSessionDep, SessionDep, StreamReaderDep
 from energy_api.errors import UnsupportedMediaType, problem_responses
 from energy_api.http import conditional, csv_export
 from energy_api.http.conditional import IfMatch, IfNoneMatch
@@ -41,7 +41,7 @@ router = APIRouter(prefix="/api/v1/consumos", tags=["consumos"], route_class=Ide
 )
 async def list_consumptions(
     request: Request,
-    session: SessionDep,
+    session: ReplicaSessionDep,
     reader: StreamReaderDep,
     _: Viewer,
     cliente_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

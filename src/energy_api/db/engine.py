@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
 
 from energy_api.config import Settings
+from energy_api.observability.metrics import DB_POOL_CHECKOUTS, DB_POOL_IN_USE
 
 # Client-side bound on one statement, past the server's statement_timeout, for a server that
 # stopped answering without closing the connection.
@@ -26,6 +27,19 @@ COMMAND_TIMEOUT_MARGIN_SECONDS = 2.0
 # A connection idle in the pool for longer than this is pinged before use (see create_engine).
 PING_IF_IDLE_SECONDS = 1.0
 _CHECKED_IN_AT = "energy_api_checked_in_at"
+# Behind a transaction pooler (PgBouncer pool_mode=transaction) a server connection serves
+# another client after every transaction, so nothing prepared may outlive one: asyncpg keeps no
+# statement cache, and SQLAlchemy's statements use the unnamed prepared statement, which asyncpg
+# then parses, binds and runs in one round trip and the next statement replaces.
+TRANSACTION_POOLER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: "",
+}
+# URL query options of SQLAlchemy's asyncpg dialect, which asyncpg.connect does not take.
+SQLALCHEMY_ONLY_OPTIONS = frozenset(
+    {"prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback"}
+)
 # The execution option that makes a SQLite transaction take the write lock when it begins.
 SQLITE_IMMEDIATE = "energy_api_sqlite_immediate"
 
@@ -45,24 +59,65 @@ def create_engine(url: str, settings: Settings, *, for_migrations: bool = False)
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
         )
+    pooled = settings.database_pooler == "transaction"
+    timeout_ms = 0
     if backend == "postgresql":
         timeout_ms = 0 if for_migrations else settings.db_statement_timeout_ms
-        connect_args: dict[str, Any] = {
-            "timeout": settings.db_connect_timeout,
-            "server_settings": {
-                "application_name": "energy-api",
-                "statement_timeout": str(timeout_ms),
-            },
-        }
-        if timeout_ms:
-            connect_args["command_timeout"] = timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
-        options["connect_args"] = connect_args
+        options["connect_args"] = postgres_connect_args(settings, timeout_ms)
     engine = create_async_engine(url, **options)
+    if backend == "postgresql" and pooled and timeout_ms:
+        _statement_timeout_per_transaction(engine, timeout_ms)
     if backend != "sqlite" and not for_migrations:
         _ping_connections_that_were_idle(engine)
+        _count_pool_use(engine)
     if backend == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms=int(settings.db_pool_timeout * 1000))
     return engine
+
+
+def postgres_connect_args(settings: Settings, timeout_ms: int) -> dict[str, Any]:
+    """What asyncpg's connect gets: the timeout as a connection setting, unless a transaction
+    pooler is in front (it refuses start-up settings; see `_statement_timeout_per_transaction`),
+    where no statement may be prepared or cached past its transaction either."""
+    pooled = settings.database_pooler == "transaction"
+    server_settings = {"application_name": "energy-api"}
+    if not pooled:
+        server_settings["statement_timeout"] = str(timeout_ms)
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "server_settings": server_settings,
+    }
+    if pooled:
+        connect_args.update(TRANSACTION_POOLER_CONNECT_ARGS)
+    if timeout_ms:
+        connect_args["command_timeout"] = timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
+    return connect_args
+
+
+def _statement_timeout_per_transaction(engine: AsyncEngine, timeout_ms: int) -> None:
+    """Behind a transaction pooler a connection's settings would leak to whoever gets its
+    server next (and PgBouncer refuses them at start-up), so every transaction sets its own
+    timeout with SET LOCAL. Reads outside a transaction (autocommit) keep the server's or the
+    role's default: set `statement_timeout` on the role too (ALTER ROLE … SET)."""
+    statement = f"SET LOCAL statement_timeout = {int(timeout_ms):d}"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _set_timeout(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql(statement)
+
+
+def _count_pool_use(engine: AsyncEngine) -> None:
+    """The pool's connections in use, for /metrics."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(*_: Any) -> None:
+        DB_POOL_IN_USE.inc()
+        DB_POOL_CHECKOUTS.inc()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(*_: Any) -> None:
+        DB_POOL_IN_USE.dec()
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
@@ -90,8 +145,15 @@ def _casefold(value: object) -> object:
 
 
 def asyncpg_dsn(url: str) -> str:
-    """The `postgresql://` DSN asyncpg itself takes, for a `postgresql+asyncpg://` URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The `postgresql://` DSN asyncpg itself takes, for a `postgresql+asyncpg://` URL.
+
+    Query options that only SQLAlchemy's dialect understands are dropped: asyncpg would take
+    them for server settings, and the server refuses them."""
+    parsed = make_url(url)
+    parsed = parsed.difference_update_query(
+        [name for name in parsed.query if name in SQLALCHEMY_ONLY_OPTIONS]
+    )
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _ping_connections_that_were_idle(engine: AsyncEngine) -> None:

@@ -147,6 +147,14 @@ class AsyncpgReader:
     async def open(cls, engine: AsyncEngine, settings: Settings) -> AsyncpgReader:
         url = engine.url.render_as_string(hide_password=False)
         timeout_ms = settings.db_statement_timeout_ms
+        server_settings = {"application_name": "energy-api"}
+        pooler: dict[str, Any] = {}
+        if settings.database_pooler == "transaction":
+            # Behind a transaction pooler (see `db.engine`): no named prepared statement, no
+            # start-up setting; the role's statement_timeout applies to these reads.
+            pooler["statement_cache_size"] = 0
+        else:
+            server_settings["statement_timeout"] = str(timeout_ms)
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
             min_size=0,
@@ -155,11 +163,9 @@ class AsyncpgReader:
             command_timeout=(
                 timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS if timeout_ms else None
             ),
-            server_settings={
-                "application_name": "energy-api",
-                "statement_timeout": str(timeout_ms),
-            },
+            server_settings=server_settings,
             reset=_keep,
+            **pooler,
         )
         return cls(pool, engine, acquire_timeout=settings.db_pool_timeout)
 
@@ -237,7 +243,17 @@ async def get_reader(request: Request) -> Reader:
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
-async def get_stream_reader(reader: ReaderDep) -> StreamReader:
+async def get_replica_reader(request: Request) -> Reader:
+    """A `Reader` on the replica (DATABASE_READ_URL) when there is one, else the primary's."""
+    reader: Reader = request.app.state.replica_reader
+    return reader
+
+
+ReplicaReaderDep = Annotated[Reader, Depends(get_replica_reader)]
+
+
+async def get_stream_reader(reader: ReplicaReaderDep) -> StreamReader:
+    """The replica's reader (exports are list reads), for streaming."""
     if not isinstance(reader, StreamReader):  # pragma: no cover - both readers stream
         raise TypeError(f"{type(reader).__name__} cannot stream")
     return reader

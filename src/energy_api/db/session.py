@@ -130,3 +130,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_replica_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for reads that may lag (analytics, lists): on DATABASE_READ_URL's replica when
+    one is configured, else as `get_session`'s reads. Only for routes that write nothing and
+    need not see the caller's own latest write."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.replica_sessionmaker
+    session = sessionmaker()
+    try:
+        async with request_transaction(session):
+            yield session
+    finally:
+        await session.close()
+
+
+ReplicaSessionDep = Annotated[AsyncSession, Depends(get_replica_session, scope="function")]

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware that guards every request: body size, unstorable text, headers, CORS.
+"""Pure ASGI middleware around every request: request id, logs and metrics, body size,
+unstorable text, headers, CORS.
 
 They sit outside the router, so they hold for every route (and for routes added later) without
 each one having to remember them.
@@ -6,6 +7,10 @@ each one having to remember them.
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import time
 from collections.abc import Mapping
 from http import HTTPStatus
 
@@ -16,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_api.config import Settings
 from energy_api.errors import FieldError, problem_response
+from energy_api.observability.logging import ACCESS_LOGGER, RequestInfo, current_request
+from energy_api.observability.metrics import HTTP_IN_FLIGHT, RequestSeries
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 SECURITY_HEADERS = (
@@ -173,53 +180,131 @@ class HeadAsGetMiddleware:
             await send(message)
 
         # A copy: the server keeps the original scope and, seeing HEAD, sends no body itself.
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        routed = {**scope, "method": "GET"}
+        try:
+            await self.app(routed, receive, headers_only)
+        finally:
+            # The route that answered, for the request's log line and metrics.
+            for key in ROUTING_KEYS:
+                if key in routed:
+                    scope[key] = routed[key]
 
 
-class SecurityHeadersMiddleware:
-    """Security headers on every response; a route may set its own Content-Security-Policy.
+REQUEST_ID_HEADER = b"x-request-id"
+# A request id we accept from a caller (or a proxy): short, printable, no spaces or quotes.
+REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
+UNMATCHED_ROUTE = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# What routing writes into the scope, copied back by `HeadAsGetMiddleware`.
+ROUTING_KEYS = ("route", "endpoint", "root_path")
+_SECURITY_RAW = tuple((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS)
+_CSP_RAW = (b"content-security-policy", API_CSP.encode())
+_NO_STORE_RAW = (b"cache-control", b"no-store")
 
-    The API gets a CSP that allows nothing (it serves JSON only); /docs and /redoc set a policy
-    of their own that allows exactly their local assets and inline scripts (`energy_api.http.docs`).
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (`/api/v1/clientes/{client_id}`), the mount
+    (`/admin/{path}`), or `<unmatched>`: never the raw path, so series stay few."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    if "endpoint" in scope and scope.get("root_path"):
+        return f"{scope['root_path']}/{{path}}"
+    return UNMATCHED_ROUTE
+
+
+class EdgeMiddleware:
+    """The outermost layer: request id, security headers, the request's log line and metrics.
+
+    - `X-Request-ID` is taken from the request when well-formed, else generated, and always
+      echoed; every log line of the request carries it (`observability.logging.RequestInfo`).
+    - Security headers on every response; a route may set its own Content-Security-Policy.
+      The API gets a CSP that allows nothing (it serves JSON only); /docs and /redoc set a
+      policy of their own that allows exactly their local assets and inline scripts
+      (`energy_api.http.docs`). Under /api/ responses are not stored.
+    - One log line per request (method, route template, status, duration, user, client) and
+      the request's count and latency by route template, method and status.
+
+    The per-request work is kept small: the metric series are resolved once per
+    (route, method, status), the log line is one dict and one `json.dumps`, and one context
+    variable is set.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, log_requests: bool = True) -> None:
         self.app = app
+        self.log_requests = log_requests
+        self.series = RequestSeries()
+        self.access = logging.getLogger(ACCESS_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].startswith(NO_STORE_PREFIX)
+        started = time.perf_counter()
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                if REQUEST_ID_PATTERN.fullmatch(value):
+                    request_id = value.decode()
+                break
+        if request_id is None:
+            request_id = os.urandom(16).hex()
+        info = RequestInfo(request_id)
+        token = current_request.set(info)
+        no_store = scope["path"].startswith(NO_STORE_PREFIX)
+        echoed = (REQUEST_ID_HEADER, request_id.encode())
+        status = 500
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                # A new list: a response object may be sent more than once with the same one.
-                headers = [
-                    header
-                    for header in message.get("headers", ())
-                    if not (api and header[0].lower() == b"cache-control")
-                ]
+                status = message["status"]
+                # A copy: a response object may be sent more than once with the same list.
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(header for header in _DEFAULTS if header[0] not in present)
-                if api:
-                    headers.append(_NO_STORE)
+                headers.extend(raw for raw in _SECURITY_RAW if raw[0] not in present)
+                if _CSP_RAW[0] not in present:
+                    headers.append(_CSP_RAW)
+                if no_store:
+                    headers = [raw for raw in headers if raw[0].lower() != b"cache-control"]
+                    headers.append(_NO_STORE_RAW)
+                headers.append(echoed)
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
-
-
-# Set on every response unless the route set its own; raw, so that adding them parses nothing.
-_DEFAULTS = tuple(
-    (name.lower().encode("latin-1"), value.encode("latin-1"))
-    for name, value in (*SECURITY_HEADERS, ("Content-Security-Policy", API_CSP))
-)
-_NO_STORE = (b"cache-control", b"no-store")
+        HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            HTTP_IN_FLIGHT.dec()
+            seconds = time.perf_counter() - started
+            template = route_template(scope)
+            method = scope["method"]
+            if method not in KNOWN_METHODS:  # a caller's invention must not add series
+                method = "OTHER"
+            self.series.observe(template, method, status, seconds)
+            if self.log_requests:
+                client = scope.get("client")
+                self.access.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "request_id": request_id,
+                            "method": method,
+                            "route": template,
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 2),
+                            "user_id": info.user_id,
+                            "client": client[0] if client else None,
+                        }
+                    },
+                )
+            current_request.reset(token)
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Added innermost first: security headers wrap everything, CORS wraps the error replies."""
+    """Added innermost first: the edge (request id, security headers, logs, metrics) wraps
+    everything, CORS wraps the error replies."""
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -242,4 +327,4 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             # What browser code must be able to read from an answer.
             expose_headers=list(EXPOSED_HEADERS),
         )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(EdgeMiddleware, log_requests=settings.log_requests)

@@ -3,12 +3,14 @@ ops call to check and repair (see `energy_api.summaries` for the locking protoco
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_api.observability.metrics import SUMMARIES_SECONDS
 from energy_api.summaries import maintenance, rebuild
 from energy_api.summaries.rebuild import Drift
 
@@ -32,22 +34,30 @@ async def changing(session: AsyncSession, scope: Iterable[tuple[int, date]]) -> 
     The caller holds the scope's client locks (`clients.service.lock`) before entering.
     """
     keys = sorted(set(scope))
+    started = time.perf_counter()
     before = await maintenance.capture(session, keys)
+    spent = time.perf_counter() - started
     yield
+    started = time.perf_counter()
     after = await maintenance.capture(session, keys)
     await maintenance.apply(session, keys, before, after)
+    SUMMARIES_SECONDS.observe(spent + time.perf_counter() - started)
 
 
 @asynccontextmanager
 async def forgetting_client(session: AsyncSession, client_id: int) -> AsyncIterator[None]:
     """Wrap the deletion of a client: its records leave the portfolio tables; its own summary
     rows go with it (ON DELETE CASCADE). The caller holds the client's exclusive lock."""
+    started = time.perf_counter()
     keys = await maintenance.keys_of_client(session, client_id)
     before = await maintenance.capture(session, keys)
     flags = await maintenance.flag_counts_of(session, [client_id])
+    spent = time.perf_counter() - started
     yield
+    started = time.perf_counter()
     after = await maintenance.capture(session, keys)
     await maintenance.apply_removal(session, keys, before, after, flags)
+    SUMMARIES_SECONDS.observe(spent + time.perf_counter() - started)
 
 
 async def rebuild_all(session: AsyncSession) -> None:

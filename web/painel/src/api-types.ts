@@ -497,6 +497,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness: the process answers
+         * @description 200 whenever the process can answer; no database call, so a database outage does not
+         *     get healthy processes restarted. Use it as the liveness probe.
+         */
+        get: operations["health-live"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: database, migrations and user-change listener
+         * @description 200 when the database answers within 3 s, its migrations are at this code's head, and
+         *     the user-change listener is connected (`off` when the service runs without one); else 503.
+         *     Use it as the readiness probe: a process that is not ready gets no traffic.
+         */
+        get: operations["health-ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -833,6 +876,14 @@ export interface components {
              */
             database: "connected" | "disconnected";
         };
+        /** Liveness */
+        Liveness: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
         /** MeanConsumption */
         MeanConsumption: {
             /**
@@ -1001,6 +1052,29 @@ export interface components {
              * @example 12
              */
             meses: number;
+        };
+        /** Readiness */
+        Readiness: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "connected" | "disconnected";
+            /**
+             * Migrations
+             * @enum {string}
+             */
+            migrations: "current" | "behind" | "unknown";
+            /**
+             * Listener
+             * @enum {string}
+             */
+            listener: "connected" | "disconnected" | "off";
         };
         /** RefreshRequest */
         RefreshRequest: {
@@ -3906,6 +3980,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    "health-live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+        };
+    };
+    "health-ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Not ready to serve requests */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
         };

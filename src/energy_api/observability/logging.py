@@ -1,0 +1,151 @@
+"""Logs on stdout: one JSON object per line (or readable text), with the request they belong to.
+
+`configure_logging` replaces the root logger's handlers with one that writes each record as one
+line (one `json.dumps`) to stdout, where the container runtime collects it. The write is
+synchronous, so no line is lost when uvicorn ends the process by re-raising SIGTERM (a writer
+thread's queue would be). Uvicorn's loggers propagate to it; its own access log is off, because
+`energy_api.http.middleware.EdgeMiddleware` writes one richer line per request.
+
+Every record carries the request id and the user id of the request it was logged in (through
+one context variable holding a `RequestInfo`). Nothing secret is written: request lines hold no
+headers, query strings or bodies, and every line passes `redact`, which masks bearer tokens, JWTs
+and `password=…`/`"token": …`-like pairs wherever a message or an exception put them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from contextvars import ContextVar
+from typing import IO, Any
+
+from energy_api.config import Settings
+
+ACCESS_LOGGER = "energy_api.access"
+
+# Messages that would carry a secret, masked wherever they appear in a line.
+_SECRET_PATTERNS = re.compile(
+    r"(?P<bearer>\b[Bb]earer\s+)[^\s\"',;]+"
+    r"|(?P<jwt>\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*)"
+    r"|(?P<pair>(?i:\b(?:password|passwd|senha|secret|secret_key|token|access|refresh|"
+    r"authorization|cookie|set-cookie)\b)[\"']?\s*[:=]\s*)(?:(?i:bearer|basic)\s+)?"
+    r"(?:\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
+)
+REDACTED = "[redacted]"
+
+
+def _mask(match: re.Match[str]) -> str:
+    if match.group("jwt"):
+        return REDACTED
+    prefix = match.group("bearer") or match.group("pair") or ""
+    return prefix + REDACTED
+
+
+def redact(line: str) -> str:
+    """`line` with every token, JWT and password-like value replaced by `[redacted]`."""
+    return _SECRET_PATTERNS.sub(_mask, line)
+
+
+class RequestInfo:
+    """What the log lines of one request share; set by the edge middleware, the user id by
+    authentication (`energy_api.auth.dependencies`)."""
+
+    __slots__ = ("request_id", "user_id")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.user_id: int | None = None
+
+
+current_request: ContextVar[RequestInfo | None] = ContextVar("current_request", default=None)
+
+
+def _timestamp(created: float) -> str:
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", "request_id", "user_id", …}` on one line.
+
+    A record may carry ready fields in `record.fields` (the request line does): they are merged
+    as they are, so the request line costs one dict and one `json.dumps`.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields is not None:
+            entry.update(fields)
+        else:
+            info = current_request.get()
+            if info is not None:
+                entry["request_id"] = info.request_id
+                if info.user_id is not None:
+                    entry["user_id"] = info.user_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`time level logger message key=value …`, for a terminal (`make run`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        parts = [_timestamp(record.created), f"{record.levelname:<7}", record.name]
+        fields = getattr(record, "fields", None)
+        if fields is not None:
+            parts.append(
+                f"{fields['method']} {fields['route']} {fields['status']} {fields['duration_ms']}ms"
+            )
+            parts.extend(
+                f"{key}={fields[key]}"
+                for key in ("request_id", "user_id", "client")
+                if key in fields
+            )
+        else:
+            parts.append(record.getMessage())
+            info = current_request.get()
+            if info is not None:
+                parts.append(f"request_id={info.request_id}")
+        line = " ".join(str(part) for part in parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return redact(line)
+
+
+_handler: logging.Handler | None = None
+
+
+def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
+    """One handler on the root logger, in LOG_FORMAT at LOG_LEVEL; uvicorn's loggers propagate
+    to it. Idempotent: a second call replaces the first call's handler."""
+    global _handler
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else ConsoleFormatter())
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+        named.setLevel(settings.log_level)
+    # Requests are logged by the edge middleware, with more than uvicorn's line would hold.
+    logging.getLogger("uvicorn.access").disabled = True
+    # Alembic announces its plugins at INFO whenever the migrations are read (readiness).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    _handler = handler
+    return handler

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import JSON, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from energy_api.analytics.queries import mean as mean_queries
@@ -325,7 +326,7 @@ async def test_waiting_longer_than_the_pool_timeout_for_a_connection_is_unavaila
     try:
         async with open_reader(engine, settings) as pool:
             async with sleeping_read(database_url, pool):
-                with pytest.raises(TimeoutError) as raised:
+                with pytest.raises(PoolTimeoutError) as raised:
                     await pool.first(BACKEND_PID, {})
             assert is_unavailable(raised.value)
             assert await backend_pid(pool) > 0  # the held connection came back

@@ -11,12 +11,14 @@ from typing import Annotated, Any, Protocol, cast, runtime_checkable
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import Row, Select
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from energy_api.config import Settings
 from energy_api.db.engine import COMMAND_TIMEOUT_MARGIN_SECONDS, asyncpg_dsn
 from energy_api.db.errors import is_unavailable
+from energy_api.observability.metrics import DB_POOL_CHECKOUTS, DB_POOL_IN_USE
 
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -196,9 +198,17 @@ class AsyncpgReader:
         if self._pool.get_idle_size():
             connection = await self._pool.acquire()  # one is free: no wait to bound
         else:
-            # `asyncio.timeout`, not `acquire(timeout=…)`, which waits in a task of its own.
-            async with asyncio.timeout(self._acquire_timeout):
-                connection = await self._pool.acquire()
+            try:
+                # `asyncio.timeout`, not `acquire(timeout=…)`, which waits in a task of its own.
+                async with asyncio.timeout(self._acquire_timeout):
+                    connection = await self._pool.acquire()
+            except TimeoutError:
+                # As the engine's pool says it (a 503, counted as a pool timeout).
+                raise PoolTimeoutError(
+                    f"no pooled connection free within {self._acquire_timeout} s"
+                ) from None
+        DB_POOL_IN_USE.inc()
+        DB_POOL_CHECKOUTS.inc()
         try:
             record = await connection.fetchrow(sql, *[values[name] for name in names])
         except Exception as exc:
@@ -208,6 +218,7 @@ class AsyncpgReader:
                     connection.terminate()
             raise
         finally:
+            DB_POOL_IN_USE.dec()
             await self._pool.release(connection)
         # asyncpg's Record indexes by name but iterates values: a real mapping instead.
         return None if record is None else dict(record.items())

@@ -4,8 +4,9 @@
         --database-url postgresql://postgres@127.0.0.1:5432/energy_bench_12m
 
 Fill the database first with bench/generate.py. This script migrates it, makes sure the viewer
-`bench-viewer` exists and mints an access token for it, starts `energy-api serve --workers 2
---no-access-log` (ENVIRONMENT=production, a random SECRET_KEY) and drives each endpoint with
+`bench-viewer` exists and mints an access token for it, starts `energy-api serve --workers 2`
+as production runs it (ENVIRONMENT=production, a random SECRET_KEY, a JSON log line per request
+into bench/results/, metrics on their own port) and drives each endpoint with
 wrk (-t2 -c64, bench/wrk.lua: a random client a request). Endpoints are measured round-robin,
 `--runs` times each, so the machine's drift spreads over all of them; the table shows the
 median and the range of the runs. Then it prints EXPLAIN (ANALYZE, BUFFERS) of every statement
@@ -14,7 +15,8 @@ any per-client plan has a sequential scan.
 
 With --reference it also serves ../shared/bench/ref_asgi.py (2 uvicorn workers, uvloop,
 httptools) on the same database and alternates media-consumo runs, ours then the reference's,
---ab-rounds times, and prints the ratio of the medians.
+--ab-rounds times, and prints the ratio of the medians and the CPU time per request of each
+server, of PostgreSQL and of wrk (`bench.cpu`).
 
 wrk is Debian's package: apt-get update && apt-get install -y wrk
 """
@@ -61,6 +63,8 @@ from energy_api.summaries.models import PortfolioMonth
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("wrk.lua")
+RESULTS = Path(__file__).with_name("results")  # git-ignored: server logs
+METRICS_PORT_OFFSET = 1000  # the service's metrics port: its API port + this
 SHARED = ROOT.parent / "shared" / "bench"
 API = "/api/v1/analytics"
 
@@ -283,8 +287,10 @@ def wait_until_up(url: str, timeout: float = 60.0) -> None:
 def serving(
     command: Sequence[str], env: dict[str, str], probe: str
 ) -> Iterator[subprocess.Popen[bytes]]:
+    RESULTS.mkdir(exist_ok=True)
+    log = (RESULTS / f"server-{Path(command[0]).name}-{os.getpid()}.log").open("ab")
     process = subprocess.Popen(  # its own process group, so its workers stop with it
-        command, env={**os.environ, **env}, start_new_session=True
+        command, env={**os.environ, **env}, start_new_session=True, stdout=log, stderr=log
     )
     try:
         wait_until_up(probe)
@@ -296,6 +302,7 @@ def serving(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait()
+        log.close()
 
 
 # --- database: token, months, plans -------------------------------------------------------------
@@ -449,12 +456,16 @@ def open_target(database_url: str, secret: str, port: int) -> Target:
 
 def serve_command(target: Target, workers: int) -> tuple[list[str], dict[str, str]]:
     energy_api = str(Path(sys.executable).with_name("energy-api"))
-    command = [energy_api, "serve", "--workers", str(workers), "--no-access-log"]
-    command += ["--port", str(target.port)]
+    command = [energy_api, "serve", "--workers", str(workers), "--port", str(target.port)]
+    # As ops run it: a JSON line per request on stdout (into a file here, see `serving`) and
+    # the Prometheus metrics of both workers on a port of their own.
     env = {
         "DATABASE_URL": target.urls.sqlalchemy,
         "SECRET_KEY": target.settings.jwt_key,
         "ENVIRONMENT": "production",
+        "LOG_FORMAT": "json",
+        "LOG_REQUESTS": "true",
+        "METRICS_PORT": str(target.port + METRICS_PORT_OFFSET),
     }
     return command, env
 

@@ -493,6 +493,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref-port", type=int, default=8102)
     parser.add_argument("--ab-rounds", type=int, default=3)
     parser.add_argument(
+        "--quiet-service",
+        action="store_true",
+        help="with --reference: also serve the service without request logs and metrics "
+        "(LOG_REQUESTS=false, METRICS_PORT=0) in the A/B rounds, to show what they cost "
+        "(not with --minimal: five servers' pools pass PostgreSQL's 100 connections)",
+    )
+    parser.add_argument(
         "--pg-pid-file",
         type=Path,
         default=DEFAULT_PG_PID_FILE,
@@ -591,9 +598,10 @@ def main(argv: list[str] | None = None) -> int:
             median = statistics.median(rates)
             p50 = statistics.median(r.p50_ms for r in measured)
             p99 = statistics.median(r.p99_ms for r in measured)
+            errors = sum(r.errors for r in measured)
             print(
                 f"  {name}: {median:,.0f} {[round(r) for r in rates]}, ratio {median / theirs:.2f},"
-                f" p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, errors {errors}"
             )
             print(f"    CPU: {format_us(r.cpu_us for r in measured)}")
     if args.json_out:
@@ -689,6 +697,18 @@ def reference_ab(
             wrk(minimal_base + env["WRK_PATH"], media, env, args, duration=2)
             contenders.insert(1, ("minimal FastAPI", minimal_base))
             runs["minimal FastAPI"] = []
+        if args.quiet_service:
+            # The same service without its request log and metrics: what they cost.
+            quiet = Target(target.urls, target.settings, target.facts, args.ref_port + 2)
+            quiet_command, quiet_env = serve_command(quiet, args.workers)
+            quiet_env.update(LOG_REQUESTS="false", METRICS_PORT="0")
+            quiet_server = servers.enter_context(
+                serving(quiet_command, quiet_env, f"{quiet.base}/health/")
+            )
+            meters["service, no logs/metrics"] = CpuMeter(quiet_server.pid, postmaster)
+            wrk(quiet.base + env["WRK_PATH"], media, env, args, duration=2)
+            contenders.insert(1, ("service, no logs/metrics", quiet.base))
+            runs["service, no logs/metrics"] = []
         for round_ in range(args.ab_rounds):
             for name, url in contenders:
                 before = meters[name].sample()

@@ -111,6 +111,19 @@ async def test_a_malformed_request_id_is_replaced(
     assert re.fullmatch(r"[0-9a-f]{32}", echoed)
 
 
+async def test_a_request_id_that_looks_like_a_token_is_replaced_and_never_logged(
+    client: AsyncClient, log_lines: LogLines
+) -> None:
+    """Request lines skip the redaction every other line passes, so a caller must not be able
+    to make a token its request id."""
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    response = await client.get("/health/live", headers={"X-Request-ID": token})
+    assert response.headers["X-Request-ID"] != token
+    lines = log_lines()
+    assert request_lines(lines)  # the request was logged
+    assert token not in "\n".join(lines)
+
+
 async def test_every_response_has_a_request_id(client_without_database: AsyncClient) -> None:
     first = await client_without_database.get("/health/live")
     second = await client_without_database.get("/openapi.json")

@@ -7,7 +7,7 @@ each one having to remember them.
 
 from __future__ import annotations
 
-import logging
+import itertools
 import os
 import re
 import time
@@ -21,7 +21,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy_api.config import Settings
 from energy_api.errors import FieldError, problem_response
-from energy_api.observability.logging import ACCESS_LOGGER, RequestInfo, current_request
+from energy_api.observability.logging import (
+    RequestInfo,
+    current_request,
+    log_request,
+    looks_secret,
+)
 from energy_api.observability.metrics import HTTP_IN_FLIGHT, RequestSeries
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -202,6 +207,17 @@ _CSP_RAW = (b"content-security-policy", API_CSP.encode())
 _NO_STORE_RAW = (b"cache-control", b"no-store")
 
 
+# Generated request ids: 16 random hex digits per process, then a counter in 16 more. Unique
+# without asking the kernel for randomness on every request (uvicorn's workers are spawned, so
+# each starts with a prefix of its own).
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
+
+
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (`/api/v1/clientes/{client_id}`), the mount
     (`/admin/{path}`), or `<unmatched>`: never the raw path, so series stay few."""
@@ -234,7 +250,6 @@ class EdgeMiddleware:
         self.app = app
         self.log_requests = log_requests
         self.series = RequestSeries()
-        self.access = logging.getLogger(ACCESS_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -244,11 +259,11 @@ class EdgeMiddleware:
         request_id = None
         for name, value in scope["headers"]:
             if name == REQUEST_ID_HEADER:
-                if REQUEST_ID_PATTERN.fullmatch(value):
+                if REQUEST_ID_PATTERN.fullmatch(value) and not looks_secret(value.decode()):
                     request_id = value.decode()
                 break
         if request_id is None:
-            request_id = os.urandom(16).hex()
+            request_id = new_request_id()
         info = RequestInfo(request_id)
         token = current_request.set(info)
         no_store = scope["path"].startswith(NO_STORE_PREFIX)
@@ -285,19 +300,16 @@ class EdgeMiddleware:
             self.series.observe(template, method, status, seconds)
             if self.log_requests:
                 client = scope.get("client")
-                self.access.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "request_id": request_id,
-                            "method": method,
-                            "route": template,
-                            "status": status,
-                            "duration_ms": round(seconds * 1000, 2),
-                            "user_id": info.user_id,
-                            "client": client[0] if client else None,
-                        }
-                    },
+                log_request(
+                    {
+                        "request_id": request_id,
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "user_id": info.user_id,
+                        "client": client[0] if client else None,
+                    }
                 )
             current_request.reset(token)
 

@@ -121,6 +121,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
     else:
         sessionmaker = request.app.state.sessionmaker
+    async with _request_session(sessionmaker) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _request_session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A new session of `sessionmaker` in the request's transaction, closed afterwards."""
     session = sessionmaker()
     try:
         async with request_transaction(session):
@@ -137,12 +146,8 @@ async def get_replica_session(request: Request) -> AsyncIterator[AsyncSession]:
     one is configured, else as `get_session`'s reads. Only for routes that write nothing and
     need not see the caller's own latest write."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.replica_sessionmaker
-    session = sessionmaker()
-    try:
-        async with request_transaction(session):
-            yield session
-    finally:
-        await session.close()
+    async with _request_session(sessionmaker) as session:
+        yield session
 
 
 ReplicaSessionDep = Annotated[AsyncSession, Depends(get_replica_session, scope="function")]

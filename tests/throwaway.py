@@ -8,6 +8,7 @@ skips a test in one line when a binary truly cannot be found.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -19,7 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
+
+from energy_api.cli import migrate
+from tests.conftest import make_settings
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -219,3 +224,17 @@ pidfile = {root}/pgbouncer.pid
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def create_migrated_database(primary: Cluster, name: str) -> None:
+    """A database `name` on `primary`, built by the migrations."""
+
+    async def create() -> None:
+        connection = await asyncpg.connect(primary.dsn())
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    migrate(make_settings(primary.url(name)))

@@ -16,19 +16,24 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from energy_api.auth.models import Role, User
-from energy_api.cli import migrate
 from energy_api.main import create_app
 from energy_api.security import pwd_context
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.factories import next_cpf
-from tests.throwaway import Bouncer, Cluster, cluster, pgbouncer, skip_unless_available
+from tests.throwaway import (
+    Bouncer,
+    Cluster,
+    cluster,
+    create_migrated_database,
+    pgbouncer,
+    skip_unless_available,
+)
 
 DATABASE = "energy"
 REQUESTS = 400
@@ -39,16 +44,7 @@ CONCURRENCY = 40
 def bounced() -> Iterator[tuple[Cluster, Bouncer]]:
     skip_unless_available("initdb", "pg_ctl", "pgbouncer")
     with cluster() as primary:
-
-        async def create() -> None:
-            connection = await asyncpg.connect(primary.dsn())
-            try:
-                await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-            finally:
-                await connection.close()
-
-        asyncio.run(create())
-        migrate(make_settings(primary.url(DATABASE)))
+        create_migrated_database(primary, DATABASE)
         with pgbouncer(primary, pool_size=8) as bouncer:
             yield primary, bouncer
 

@@ -16,12 +16,17 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from energy_api.auth.models import Role, User
-from energy_api.cli import migrate
 from energy_api.main import create_app
 from energy_api.security import pwd_context
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.factories import next_cpf
-from tests.throwaway import Cluster, cluster, replica, skip_unless_available
+from tests.throwaway import (
+    Cluster,
+    cluster,
+    create_migrated_database,
+    replica,
+    skip_unless_available,
+)
 
 DATABASE = "energy"
 
@@ -30,16 +35,7 @@ DATABASE = "energy"
 def replicated() -> Iterator[tuple[Cluster, Cluster]]:
     skip_unless_available("initdb", "pg_ctl", "pg_basebackup")
     with cluster() as primary:
-
-        async def create() -> None:
-            connection = await asyncpg.connect(primary.dsn())
-            try:
-                await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-            finally:
-                await connection.close()
-
-        asyncio.run(create())
-        migrate(make_settings(primary.url(DATABASE)))
+        create_migrated_database(primary, DATABASE)
         with replica(primary) as standby:
             yield primary, standby
 

@@ -23,14 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import secrets
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +36,7 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.generate import urls
-from bench.run import wait_until_up
+from bench.run import serving
 from energy_api import months
 from energy_api.auth import repository as users_repository
 from energy_api.auth import service as auth_service
@@ -121,24 +117,6 @@ async def copy_baseline(dsn: str, batches: list[list[tuple[int, date, Decimal]]]
         return elapsed
     finally:
         await connection.close()
-
-
-@contextmanager
-def serving(
-    command: list[str], env: dict[str, str], probe: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """The server, started and stopped; its process is the one worker (`--workers 1`)."""
-    process = subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
-    try:
-        wait_until_up(probe)
-        yield process
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
 
 
 def serve_command(database_url: str, secret: str, port: int) -> tuple[list[str], dict[str, str]]:

@@ -195,6 +195,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Traces come from `observability.tracing` (OTEL_* variables), metrics and logs from
+        # our own modules. FastAPI's native telemetry would look up OpenTelemetry's global
+        # providers on every request (three environment lookups) to find them unset.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         generate_unique_id_function=operation_id,
         separate_input_output_schemas=False,
         openapi_tags=[

@@ -351,6 +351,7 @@ def serve(
         access_log=False,
         log_config=None,
         proxy_headers=True,
+        server_header=False,  # no "server: uvicorn" to advertise; one header less to write
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )

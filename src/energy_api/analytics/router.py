@@ -24,10 +24,13 @@ from energy_api.db import ReplicaReaderDep, ReplicaSessionDep
 from energy_api.errors import problem_responses
 from energy_api.http import csv_export
 from energy_api.http.csv_export import DialectQuery, FormatQuery
+from energy_api.http.lean import LeanRoute
 from energy_api.http.responses import ModelResponse
 from energy_api.schemas import MAX_ID, MonthQuery
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+# `LeanRoute`: media-consumo (the reader and the caller, nothing else) runs without FastAPI's
+# generic dependency resolution; the other routes, which hold a session, as usual.
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], route_class=LeanRoute)
 
 ClientQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Client id")]
 OptionalClient = Annotated[

@@ -37,7 +37,7 @@ from energy_api.http.health import expected_heads
 from energy_api.http.health import router as health_router
 from energy_api.http.middleware import install_middleware
 from energy_api.observability import metrics, tracing
-from energy_api.observability.logging import configure_logging
+from energy_api.observability.logging import configure_logging, flush_logs
 from energy_api.painel import install_painel
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if provider is not None:
             await asyncio.to_thread(tracing.shutdown, provider)
         metrics.worker_exited(os.getpid())
+        flush_logs()  # the last requests' lines, before uvicorn re-raises SIGTERM
 
 
 def _declare_infrastructure_errors(path: str, operation: dict[str, Any]) -> None:

@@ -1,10 +1,12 @@
 """Logs on stdout: one JSON object per line (or readable text), with the request they belong to.
 
 `configure_logging` replaces the root logger's handlers with one that writes each record as one
-line (one `json.dumps`) to stdout, where the container runtime collects it. The write is
-synchronous, so no line is lost when uvicorn ends the process by re-raising SIGTERM (a writer
-thread's queue would be). Uvicorn's loggers propagate to it; its own access log is off, because
-`energy_api.http.middleware.EdgeMiddleware` writes one richer line per request.
+line (one `json.dumps`) to stdout, where the container runtime collects it. Uvicorn's loggers
+propagate to it; its own access log is off, because `energy_api.http.middleware.EdgeMiddleware`
+writes one richer line per request. Request lines are written in batches by a thread of the
+handler's own (`BatchingStreamHandler`), flushed by the lifespan at shutdown; every other line
+is written when it is logged, so none is lost when uvicorn ends the process by re-raising
+SIGTERM.
 
 Every record carries the request id and the user id of the request it was logged in (through
 one context variable holding a `RequestInfo`). Nothing secret is written: request lines hold no
@@ -14,13 +16,18 @@ and `password=…`/`"token": …`-like pairs wherever a message or an exception 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import IO, Any
+
+import orjson
 
 from energy_api.config import Settings
 
@@ -138,6 +145,103 @@ class ConsoleFormatter(logging.Formatter):
         return redact(line)
 
 
+class BatchingStreamHandler(logging.StreamHandler[IO[str]]):
+    """A `StreamHandler` that writes request lines in batches, off the event loop.
+
+    `write_soon` (the request line, from the event loop) adds a line to the current batch; the
+    batch's first line schedules its hand-over `BATCH_SECONDS` later to a writer thread of the
+    handler's own, which writes the whole batch in one write and flushes. So a request costs an
+    append, and the loop never waits on the stream (a slow log collector delays the writer
+    thread, not the requests). Without a running loop a line is written at once.
+
+    Every other record is written at once, as `StreamHandler` does, after the request lines
+    gathered before it: the stream keeps the order of the loop's lines. `flush()` writes out
+    everything pending; the lifespan calls it at shutdown (`flush_logs`), after the last request
+    and before uvicorn ends the process by re-raising SIGTERM, which no atexit hook would outlive.
+    """
+
+    BATCH_SECONDS = 0.05
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self._batch: list[str] = []
+        self._batch_lock = threading.Lock()  # the batch is swapped by the loop and by `emit`
+        self._stream_lock = threading.Lock()  # one writer of the stream at a time
+        self._scheduled = False
+        self._handed: Future[None] | None = None  # the writer thread's latest batch
+        self._writer: ThreadPoolExecutor | None = None
+        self._direct = False  # after `stop_batching`
+
+    def stop_batching(self) -> None:
+        """Write out what is pending, and every later line at once (at shutdown)."""
+        self._direct = True
+        self.flush()
+
+    def write_soon(self, line: str) -> None:
+        """Write `line` (with its newline) with the next batch."""
+        if self._direct:
+            self._write_after_batches(line)
+            return
+        with self._batch_lock:
+            self._batch.append(line)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            asyncio.get_running_loop().call_later(self.BATCH_SECONDS, self._hand_over)
+        except RuntimeError:  # no loop: nothing would hand the batch over
+            self.flush()
+
+    def _take(self) -> str:
+        with self._batch_lock:
+            text = "".join(self._batch)
+            self._batch.clear()
+            self._scheduled = False
+        return text
+
+    def _hand_over(self) -> None:
+        text = self._take()
+        if text:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-writer")
+            self._handed = self._writer.submit(self._write, text)
+
+    def _write(self, text: str) -> None:
+        with self._stream_lock:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def _write_after_batches(self, text: str) -> None:
+        text = self._take() + text
+        handed = self._handed
+        if handed is not None:
+            handed.result()  # what the writer holds goes first
+        if text:
+            self._write(text)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._write_after_batches(line)
+
+    def flush(self) -> None:
+        self._write_after_batches("")
+        with self._stream_lock:
+            if self.stream and hasattr(self.stream, "flush"):
+                self.stream.flush()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+        finally:
+            super().close()
+
+
 _handler: logging.StreamHandler[IO[str]] | None = None
 _json_lines = False  # whether `_handler` writes JSON (LOG_FORMAT=json)
 
@@ -145,17 +249,21 @@ _json_lines = False  # whether `_handler` writes JSON (LOG_FORMAT=json)
 def log_request(fields: dict[str, Any]) -> None:
     """The request line (`EdgeMiddleware`), as `JsonFormatter` writes it.
 
-    In JSON, and when the access logger is on, the line is built and written to the handler's
-    stream here, one `json.dumps` and one write under the handler's lock: a LogRecord, the
-    logger's and handler's dispatch and the formatter cost several times the request's own
-    query on the hottest routes. Otherwise (console, tests' own handlers) it goes through
-    `logging` as any other line.
+    In JSON, and when the access logger is on, the line is built here (one `orjson.dumps`)
+    and handed to `BatchingStreamHandler.write_soon`: a LogRecord, the logger's and handler's
+    dispatch, `json.dumps` and a write per request cost several times the request's own query
+    on the hottest routes. Otherwise (console, tests' own handlers) it goes through `logging`
+    as any other line.
     """
     handler = _handler
-    if handler is None or not _json_lines or not _ACCESS.isEnabledFor(logging.INFO):
+    if (
+        not isinstance(handler, BatchingStreamHandler)
+        or not _json_lines
+        or not _ACCESS.isEnabledFor(logging.INFO)
+    ):
         _ACCESS.info("request", extra={"fields": fields})
         return
-    line = json.dumps(
+    line = orjson.dumps(
         {
             "time": _timestamp(time.time()),
             "level": "info",
@@ -164,21 +272,22 @@ def log_request(fields: dict[str, Any]) -> None:
             **fields,
         },
         default=str,
-        ensure_ascii=False,
+        option=orjson.OPT_APPEND_NEWLINE,
     )
-    handler.acquire()
-    try:
-        handler.stream.write(line + "\n")
-        handler.stream.flush()
-    finally:
-        handler.release()
+    handler.write_soon(line.decode())
+
+
+def flush_logs() -> None:
+    """At shutdown: write out the request lines waiting in a batch, and later ones at once."""
+    if isinstance(_handler, BatchingStreamHandler):
+        _handler.stop_batching()
 
 
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
     """One handler on the root logger, in LOG_FORMAT at LOG_LEVEL; uvicorn's loggers propagate
     to it. Idempotent: a second call replaces the first call's handler."""
     global _handler, _json_lines
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = BatchingStreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else ConsoleFormatter())
     root = logging.getLogger()
     if _handler is not None:

@@ -138,8 +138,15 @@ class AsyncpgReader:
     closed, so the pool opens a new one. Its size is `DB_POOL_SIZE`, besides the engine's.
     """
 
-    def __init__(self, pool: asyncpg.Pool, engine: AsyncEngine, *, acquire_timeout: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, engine: AsyncEngine, *, size: int, acquire_timeout: float
+    ) -> None:
         self._pool = pool
+        self._size = size
+        # Connections from `acquire` until their `release` has returned: while fewer than
+        # `size`, the pool has one idle or may open one (within its connect timeout), so an
+        # acquire cannot wait for another request. Counted here: asking the pool walks it.
+        self._borrowed = 0
         self._engine = engine  # for streams (CSV exports): see `stream`
         self._dialect = engine.dialect
         self._acquire_timeout = acquire_timeout
@@ -169,7 +176,9 @@ class AsyncpgReader:
             reset=_keep,
             **pooler,
         )
-        return cls(pool, engine, acquire_timeout=settings.db_pool_timeout)
+        return cls(
+            pool, engine, size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout
+        )
 
     async def close(self) -> None:
         await self._pool.close()
@@ -195,7 +204,7 @@ class AsyncpgReader:
     ) -> Mapping[str, Any] | None:
         sql, names, compiled = self._compile(statement)
         values = compiled.construct_params(params) if names else {}
-        if self._pool.get_idle_size():
+        if self._borrowed < self._size:
             connection = await self._pool.acquire()  # one is free: no wait to bound
         else:
             try:
@@ -207,6 +216,7 @@ class AsyncpgReader:
                 raise PoolTimeoutError(
                     f"no pooled connection free within {self._acquire_timeout} s"
                 ) from None
+        self._borrowed += 1
         DB_POOL_IN_USE.inc()
         DB_POOL_CHECKOUTS.inc()
         try:
@@ -219,7 +229,10 @@ class AsyncpgReader:
             raise
         finally:
             DB_POOL_IN_USE.dec()
-            await self._pool.release(connection)
+            try:
+                await self._pool.release(connection)
+            finally:
+                self._borrowed -= 1
         # asyncpg's Record indexes by name but iterates values: a real mapping instead.
         return None if record is None else dict(record.items())
 

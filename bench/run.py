@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.cpu import DEFAULT_PG_PID_FILE, CpuMeter, format_us, postmaster_pid
 from bench.generate import BENCH_USER, DEFAULT_URL, Urls, urls
@@ -56,7 +55,7 @@ from energy_api.auth.models import Role
 from energy_api.cli import migrate
 from energy_api.clients.models import Client
 from energy_api.config import Settings
-from energy_api.db import SessionReader, create_engine, create_sessionmaker
+from energy_api.db import Reader, SessionReader, create_engine, create_sessionmaker
 from energy_api.months import shift as shift_month
 from energy_api.security import TokenType, encode_token
 from energy_api.summaries.models import PortfolioMonth
@@ -68,7 +67,7 @@ METRICS_PORT_OFFSET = 1000  # the service's metrics port: its API port + this
 SHARED = ROOT.parent / "shared" / "bench"
 API = "/api/v1/analytics"
 
-ServiceCall = Callable[[AsyncSession, int], Awaitable[Any]]
+ServiceCall = Callable[[Reader, int], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -114,18 +113,18 @@ def endpoints(last: date) -> list[Endpoint]:
     last_year = f"de={year_start:%Y-%m}&ate={last:%Y-%m}"
     series = f"de={series_start:%Y-%m}&ate={last:%Y-%m}"
 
-    async def ranking(session: AsyncSession, _: int) -> Any:
-        return await analytics_service.ranking(session, year_start, last, 10)
+    async def ranking(reader: Reader, _: int) -> Any:
+        return await analytics_service.ranking(reader, year_start, last, 10)
 
-    async def portfolio_series(session: AsyncSession, _: int) -> Any:
-        return await analytics_service.series(session, None, "mes", series_start, last)
+    async def portfolio_series(reader: Reader, _: int) -> Any:
+        return await analytics_service.series(reader, None, "mes", series_start, last)
 
-    async def portfolio_summary(session: AsyncSession, _: int) -> Any:
-        return await analytics_service.summary(session, None, None, None)
+    async def portfolio_summary(reader: Reader, _: int) -> Any:
+        return await analytics_service.summary(reader, None, None, None)
 
     def portfolio_anomalies(start: date | None, end: date | None, limit: int) -> ServiceCall:
-        async def call(session: AsyncSession, _: int) -> Any:
-            return await analytics_service.anomalies(session, None, start, end, limit)
+        async def call(reader: Reader, _: int) -> Any:
+            return await analytics_service.anomalies(reader, None, start, end, limit)
 
         return call
 
@@ -135,42 +134,42 @@ def endpoints(last: date) -> list[Endpoint]:
             f"{API}/media-consumo/",
             True,
             "",
-            lambda s, c: analytics_service.mean_consumption(SessionReader(s), c),
+            lambda r, c: analytics_service.mean_consumption(r, c),
         ),
         Endpoint(
             "resumo (client)",
             f"{API}/resumo/",
             True,
             "",
-            lambda s, c: analytics_service.summary(s, c, None, None),
+            lambda r, c: analytics_service.summary(r, c, None, None),
         ),
         Endpoint(
             "serie-mensal (client, all months)",
             f"{API}/serie-mensal/",
             True,
             "",
-            lambda s, c: analytics_service.series(s, c, "mes", None, None),
+            lambda r, c: analytics_service.series(r, c, "mes", None, None),
         ),
         Endpoint(
             "crescimento",
             f"{API}/crescimento/",
             True,
             "",
-            lambda s, c: analytics_service.growth(s, c, None, None),
+            lambda r, c: analytics_service.growth(r, c, None, None),
         ),
         Endpoint(
             "tendencia (12 months)",
             f"{API}/tendencia/",
             True,
             "meses=12",
-            lambda s, c: analytics_service.trend(s, c, 12, None, None),
+            lambda r, c: analytics_service.trend(r, c, 12, None, None),
         ),
         Endpoint(
             "anomalias (client)",
             f"{API}/anomalias/",
             True,
             "",
-            lambda s, c: analytics_service.anomalies(s, c, None, None, 100),
+            lambda r, c: analytics_service.anomalies(r, c, None, None, 100),
         ),
         Endpoint("resumo (portfolio)", f"{API}/resumo/", False, "", portfolio_summary),
         Endpoint(
@@ -367,7 +366,7 @@ async def explain(
         for endpoint in selected:
             async with create_sessionmaker(engine)() as session:
                 captured.clear()
-                await endpoint.call(session, client_id)
+                await endpoint.call(SessionReader(session), client_id)
                 statements = list(captured)
                 lines: list[str] = []
                 for statement, parameters in statements:

@@ -163,7 +163,7 @@ def test_two_workers_are_scraped_as_one_on_the_metrics_port(
             assert get(f"http://127.0.0.1:{api_port}/health/live")[0] == 200
         assert get(f"http://127.0.0.1:{api_port}/metrics")[0] == 404
         live_url = f"http://127.0.0.1:{api_port}/health/live"
-        with urllib.request.urlopen(live_url, timeout=5) as answer:  # noqa: S310
+        with urllib.request.urlopen(live_url, timeout=5) as answer:
             assert answer.headers.get("server") is None  # uvicorn's Server header is off
         status, text = get(f"http://127.0.0.1:{metrics_port}/metrics")
         assert status == 200

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +27,7 @@ from sqlalchemy import JSON, bindparam, delete, func, insert, literal_column, se
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from energy_api.analytics import service as analytics_service
 from energy_api.analytics.queries import mean as mean_queries
 from energy_api.analytics.queries.mean import _mean_and_latest
 from energy_api.auth import repository as auth_repository
@@ -45,6 +46,7 @@ from energy_api.db import (
     is_unavailable,
     open_reader,
 )
+from energy_api.summaries import service as summaries_service
 from tests.conftest import make_settings
 from tests.factories import next_cpf
 
@@ -65,6 +67,12 @@ class ShortSessionReader:
     ) -> Mapping[str, Any] | None:
         async with AsyncSession(self.engine) as session:
             return await SessionReader(session).first(statement, params)
+
+    async def all(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        async with AsyncSession(self.engine) as session:
+            return await SessionReader(session).all(statement, params)
 
 
 @pytest.fixture
@@ -153,6 +161,78 @@ async def test_mean_and_latest_of_a_missing_client_reads_as_through_a_session(
     assert row == await mean_queries.mean_and_latest(session_reader, MISSING_ID)
     assert not row.client_exists
     assert row.months == 0
+
+
+@pytest.fixture
+async def client_with_history(engine: AsyncEngine) -> AsyncIterator[int]:
+    """A client with 30 months of consumption (one of them far out of line), written through
+    the summaries' owner and committed; deleted the same way afterwards."""
+    months = [date(2023 + (index // 12), index % 12 + 1, 1) for index in range(30)]
+    values = [Decimal(200 + 7 * index) + Decimal("0.35") for index in range(30)]
+    values[26] = Decimal("1900.00")
+    async with AsyncSession(engine) as session:
+        client_id = await session.scalar(
+            insert(Client).values(name="Histórico", document=next_cpf()).returning(Client.id)
+        )
+        assert client_id is not None
+        async with summaries_service.changing(session, [(client_id, month) for month in months]):
+            await session.execute(
+                insert(Consumption),
+                [
+                    {"client_id": client_id, "month": month, "kwh": kwh}
+                    for month, kwh in zip(months, values, strict=True)
+                ],
+            )
+        await session.commit()
+    try:
+        yield client_id
+    finally:
+        async with AsyncSession(engine) as session:
+            async with summaries_service.forgetting_client(session, client_id):
+                await session.execute(delete(Consumption).where(Consumption.client_id == client_id))
+                await session.execute(delete(Client).where(Client.id == client_id))
+            await session.commit()
+
+
+ANALYTICS: dict[str, Callable[[Reader, int], Awaitable[Any]]] = {
+    "resumo": lambda r, c: analytics_service.summary(r, c, None, None),
+    "resumo, range": lambda r, c: analytics_service.summary(
+        r, c, date(2023, 3, 1), date(2024, 2, 1)
+    ),
+    "resumo, portfolio": lambda r, _: analytics_service.summary(r, None, None, None),
+    "serie-mensal": lambda r, c: analytics_service.series(r, c, "mes", None, None),
+    "serie-mensal, years": lambda r, c: analytics_service.series(r, c, "ano", None, None),
+    "serie-mensal, portfolio": lambda r, _: analytics_service.series(
+        r, None, "trimestre", date(2023, 1, 1), date(2024, 12, 1)
+    ),
+    "crescimento": lambda r, c: analytics_service.growth(r, c, None, None),
+    "tendencia": lambda r, c: analytics_service.trend(r, c, 12, None, None),
+    "anomalias": lambda r, c: analytics_service.anomalies(r, c, None, None, 100),
+    "anomalias, portfolio": lambda r, _: analytics_service.anomalies(r, None, None, None, 100),
+    "ranking": lambda r, _: analytics_service.ranking(r, None, None, 10),
+    "ranking, 12 months": lambda r, _: analytics_service.ranking(
+        r, date(2024, 7, 1), date(2025, 6, 1), 10
+    ),
+    "ranking, other range": lambda r, _: analytics_service.ranking(
+        r, date(2023, 2, 1), date(2023, 9, 1), 10
+    ),
+    "media-consumo": lambda r, c: analytics_service.mean_consumption(r, c),
+}
+
+
+@pytest.mark.parametrize("name", ANALYTICS)
+async def test_every_analytics_answer_reads_as_through_a_session(
+    pool: Reader, session_reader: ShortSessionReader, client_with_history: int, name: str
+) -> None:
+    call = ANALYTICS[name]
+    answer = await call(pool, client_with_history)
+    assert answer == await call(session_reader, client_with_history)
+    assert (
+        answer.model_dump_json()
+        == (await call(session_reader, client_with_history)).model_dump_json()
+    )
+    if name == "anomalias":
+        assert [item.mes for item in answer.itens] == [date(2025, 3, 1)]
 
 
 async def test_active_principal_reads_as_through_a_session(

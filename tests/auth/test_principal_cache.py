@@ -8,7 +8,7 @@ only active users it looked up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -192,6 +192,11 @@ class FakeReader:
             "role": found.role.value,
             "token_version": found.token_version,
         }
+
+    async def all(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        raise AssertionError("authentication reads one row")
 
 
 def token_for(principal: Principal) -> str:

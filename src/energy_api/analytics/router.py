@@ -20,7 +20,7 @@ from energy_api.analytics.schemas import (
     Trend,
 )
 from energy_api.auth.dependencies import Viewer
-from energy_api.db import ReplicaReaderDep, ReplicaSessionDep
+from energy_api.db import ReplicaReaderDep
 from energy_api.errors import problem_responses
 from energy_api.http import csv_export
 from energy_api.http.csv_export import DialectQuery, FormatQuery
@@ -28,8 +28,8 @@ from energy_api.http.lean import LeanRoute
 from energy_api.http.responses import ModelResponse
 from energy_api.schemas import MAX_ID, MonthQuery
 
-# `LeanRoute`: media-consumo (the reader and the caller, nothing else) runs without FastAPI's
-# generic dependency resolution; the other routes, which hold a session, as usual.
+# Every route reads through the replica's `Reader` and answers a `Response` it renders itself,
+# so `LeanRoute` runs them without FastAPI's generic dependency resolution.
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], route_class=LeanRoute)
 
 ClientQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Client id")]
@@ -71,14 +71,14 @@ async def mean_consumption(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def summary(
-    session: ReplicaSessionDep,
+    reader: ReplicaReaderDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
     ate: To = None,
-) -> Summary:
+) -> ModelResponse:
     """Totals, mean, extremes and kWh per day over the months in range."""
-    return await service.summary(session, cliente_id, de, ate)
+    return ModelResponse(await service.summary(reader, cliente_id, de, ate))
 
 
 @router.get(
@@ -91,7 +91,7 @@ async def summary(
 )
 async def monthly_series(
     request: Request,
-    session: ReplicaSessionDep,
+    reader: ReplicaReaderDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
@@ -105,12 +105,12 @@ async def monthly_series(
     ] = "mes",
     formato: FormatQuery = None,
     dialeto: DialectQuery = "rfc4180",
-) -> MonthlySeries | Response:
+) -> Response:
     """Totals per period, with changes against the previous period and a year before."""
-    series = await service.series(session, cliente_id, agrupar, de, ate)
+    series = await service.series(reader, cliente_id, agrupar, de, ate)
     if csv_export.wants_csv(request, formato):
         return csv_export.of_models("serie-mensal.csv", SeriesPoint, series.pontos, dialeto)
-    return series
+    return ModelResponse(series)
 
 
 @router.get(
@@ -121,10 +121,10 @@ async def monthly_series(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def growth(
-    cliente_id: ClientQuery, session: ReplicaSessionDep, _: Viewer, de: From = None, ate: To = None
-) -> Growth:
+    cliente_id: ClientQuery, reader: ReplicaReaderDep, _: Viewer, de: From = None, ate: To = None
+) -> ModelResponse:
     """The client's latest month in range against the calendar month before and a year before."""
-    return await service.growth(session, cliente_id, de, ate)
+    return ModelResponse(await service.growth(reader, cliente_id, de, ate))
 
 
 @router.get(
@@ -137,19 +137,19 @@ async def growth(
 )
 async def ranking(
     request: Request,
-    session: ReplicaSessionDep,
+    reader: ReplicaReaderDep,
     _: Viewer,
     de: From = None,
     ate: To = None,
     limite: Annotated[int, Query(ge=1, le=100, description="Items to return")] = 10,
     formato: FormatQuery = None,
     dialeto: DialectQuery = "rfc4180",
-) -> Ranking | Response:
+) -> Response:
     """Clients by total consumption in range; ties share a position."""
-    answer = await service.ranking(session, de, ate, limite)
+    answer = await service.ranking(reader, de, ate, limite)
     if csv_export.wants_csv(request, formato):
         return csv_export.of_models("ranking.csv", RankingItem, answer.itens, dialeto)
-    return answer
+    return ModelResponse(answer)
 
 
 @router.get(
@@ -161,16 +161,16 @@ async def ranking(
 )
 async def trend(
     cliente_id: ClientQuery,
-    session: ReplicaSessionDep,
+    reader: ReplicaReaderDep,
     _: Viewer,
     meses: Annotated[
         int, Query(ge=3, le=120, description="Calendar months ending at the latest with data")
     ] = 12,
     de: From = None,
     ate: To = None,
-) -> Trend:
+) -> ModelResponse:
     """Least-squares slope of the client's consumption over its last `meses` months."""
-    return await service.trend(session, cliente_id, meses, de, ate)
+    return ModelResponse(await service.trend(reader, cliente_id, meses, de, ate))
 
 
 @router.get(
@@ -183,7 +183,7 @@ async def trend(
 )
 async def anomalies(
     request: Request,
-    session: ReplicaSessionDep,
+    reader: ReplicaReaderDep,
     _: Viewer,
     cliente_id: OptionalClient = None,
     de: From = None,
@@ -191,9 +191,9 @@ async def anomalies(
     limite: Annotated[int, Query(ge=1, le=1000, description="Items to return")] = 100,
     formato: FormatQuery = None,
     dialeto: DialectQuery = "rfc4180",
-) -> Anomalies | Response:
+) -> Response:
     """Months far from the client's own last 12 months (MAD) or from a year before."""
-    answer = await service.anomalies(session, cliente_id, de, ate, limite)
+    answer = await service.anomalies(reader, cliente_id, de, ate, limite)
     if csv_export.wants_csv(request, formato):
         return csv_export.of_models("anomalias.csv", Anomaly, answer.itens, dialeto)
-    return answer
+    return ModelResponse(answer)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from energy_api import months
 from energy_api.analytics.queries import anomalies as anomaly_queries
 from energy_api.analytics.queries import growth as growth_queries
@@ -66,8 +64,8 @@ def _period_label(period: int, grouping: Grouping) -> str:
     return months.period_label(period, MONTHS_PER_PERIOD[PERIOD_KINDS[grouping]])
 
 
-async def _require_client(session: AsyncSession, client_id: int | None) -> None:
-    if client_id is not None and not await client_exists(session, client_id):
+async def _require_client(reader: Reader, client_id: int | None) -> None:
+    if client_id is not None and not await client_exists(reader, client_id):
         raise _client_not_found(client_id)
 
 
@@ -87,14 +85,14 @@ async def mean_consumption(reader: Reader, client_id: int) -> MeanConsumption:
 
 
 async def summary(
-    session: AsyncSession, client_id: int | None, start: date | None, end: date | None
+    reader: Reader, client_id: int | None, start: date | None, end: date | None
 ) -> Summary:
     check_range(start, end)
     if client_id is None:
-        row = await summary_queries.portfolio_summary(session, start, end)
+        row = await summary_queries.portfolio_summary(reader, start, end)
     else:
-        await _require_client(session, client_id)
-        row = await summary_queries.client_summary(session, client_id, start, end)
+        await _require_client(reader, client_id)
+        row = await summary_queries.client_summary(reader, client_id, start, end)
     return Summary(
         de=_label(start or row.first_month),
         ate=_label(end or row.last_month),
@@ -121,7 +119,7 @@ def _check_alignment(grouping: Grouping, start: date | None, end: date | None) -
 
 
 async def series(
-    session: AsyncSession,
+    reader: Reader,
     client_id: int | None,
     grouping: Grouping,
     start: date | None,
@@ -129,9 +127,9 @@ async def series(
 ) -> MonthlySeries:
     check_range(start, end)
     _check_alignment(grouping, start, end)
-    await _require_client(session, client_id)
+    await _require_client(reader, client_id)
     rows = await series_queries.series(
-        session, client_id=client_id, kind=PERIOD_KINDS[grouping], start=start, end=end
+        reader, client_id=client_id, kind=PERIOD_KINDS[grouping], start=start, end=end
     )
     return MonthlySeries(
         cliente_id=client_id,
@@ -152,11 +150,9 @@ async def series(
     )
 
 
-async def growth(
-    session: AsyncSession, client_id: int, start: date | None, end: date | None
-) -> Growth:
+async def growth(reader: Reader, client_id: int, start: date | None, end: date | None) -> Growth:
     check_range(start, end)
-    row = await growth_queries.growth(session, client_id, start, end)
+    row = await growth_queries.growth(reader, client_id, start, end)
     if not row.client_exists:
         raise _client_not_found(client_id)
     if row.month is None or row.kwh is None:
@@ -172,11 +168,9 @@ async def growth(
     )
 
 
-async def ranking(
-    session: AsyncSession, start: date | None, end: date | None, limit: int
-) -> Ranking:
+async def ranking(reader: Reader, start: date | None, end: date | None, limit: int) -> Ranking:
     check_range(start, end)
-    result = await ranking_queries.ranking(session, start, end, limit)
+    result = await ranking_queries.ranking(reader, start, end, limit)
     return Ranking(
         de=_label(start or result.first_month),
         ate=_label(end or result.last_month),
@@ -195,10 +189,10 @@ async def ranking(
 
 
 async def trend(
-    session: AsyncSession, client_id: int, months: int, start: date | None, end: date | None
+    reader: Reader, client_id: int, months: int, start: date | None, end: date | None
 ) -> Trend:
     check_range(start, end)
-    row = await trend_queries.trend(session, client_id, months, start, end)
+    row = await trend_queries.trend(reader, client_id, months, start, end)
     if not row.client_exists:
         raise _client_not_found(client_id)
     return Trend(
@@ -211,16 +205,16 @@ async def trend(
 
 
 async def anomalies(
-    session: AsyncSession,
+    reader: Reader,
     client_id: int | None,
     start: date | None,
     end: date | None,
     limit: int,
 ) -> Anomalies:
     check_range(start, end)
-    await _require_client(session, client_id)
+    await _require_client(reader, client_id)
     total, rows = await anomaly_queries.anomalies(
-        session, client_id=client_id, start=start, end=end, limit=limit
+        reader, client_id=client_id, start=start, end=end, limit=limit
     )
     return Anomalies(
         total=total,

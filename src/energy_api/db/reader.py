@@ -10,7 +10,7 @@ from typing import Annotated, Any, Protocol, cast, runtime_checkable
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import Row, Select
+from sqlalchemy import Result, Row, Select
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -24,16 +24,24 @@ AnySelect = Select[*tuple[Any, ...]]
 
 
 class Reader(Protocol):
-    """Runs one read statement and returns its first row by column name, or None.
+    """Runs one read statement and returns its rows by column name.
 
-    For requests whose reads are each one statement (authentication, `media-consumo`): no
+    For requests that only read, each statement on its own (authentication, analytics): no
     session, no transaction and no request-long connection; each statement borrows a pooled
-    connection for its own duration.
+    connection for its own duration, as an autocommit read would see the data anyway.
     """
 
     async def first(
         self, statement: AnySelect, params: Mapping[str, Any]
-    ) -> Mapping[str, Any] | None: ...
+    ) -> Mapping[str, Any] | None:
+        """The statement's first row, or None."""
+        ...
+
+    async def all(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        """Every row of the statement (for results of a page or a series, not exports)."""
+        ...
 
 
 @runtime_checkable
@@ -60,6 +68,12 @@ class SessionReader:
         connection = await self.session.connection()
         return _mapping((await connection.execute(statement, dict(params))).first())
 
+    async def all(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        connection = await self.session.connection()
+        return _mappings(await connection.execute(statement, dict(params)))
+
     async def stream(
         self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
     ) -> AsyncIterator[Sequence[Row[Any]]]:
@@ -83,6 +97,10 @@ def _mapping(row: Row[Any] | None) -> Mapping[str, Any] | None:
     return None if row is None else cast(Mapping[str, Any], row._mapping)
 
 
+def _mappings(result: Result[Any]) -> Sequence[Mapping[str, Any]]:
+    return cast(Sequence[Mapping[str, Any]], result.mappings().all())
+
+
 class PoolReader:
     """A `Reader` over the engine's pool, for SQLite: each statement borrows a connection."""
 
@@ -94,6 +112,12 @@ class PoolReader:
     ) -> Mapping[str, Any] | None:
         async with self._engine.connect() as connection:
             return _mapping((await connection.execute(statement, dict(params))).first())
+
+    async def all(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        async with self._engine.connect() as connection:
+            return _mappings(await connection.execute(statement, dict(params)))
 
     async def stream(
         self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int
@@ -122,10 +146,10 @@ async def _keep(_: asyncpg.Connection) -> None:
 class AsyncpgReader:
     """A `Reader` for PostgreSQL: a plain asyncpg pool of its own, each statement in autocommit.
 
-    The hottest routes (authentication, `media-consumo`) are one indexed read each, so what
-    lies between the request and that statement is most of their cost. Here it is one asyncpg
-    acquire, one `fetchrow` of SQL that SQLAlchemy compiled once (so the repositories still
-    write `select()`), one release:
+    The hottest routes (authentication, the analytics) are one or two indexed reads each, so
+    what lies between the request and those statements is much of their cost. Here a read is
+    one asyncpg acquire, one `fetchrow` or `fetch` of SQL that SQLAlchemy compiled once (so the
+    repositories still write `select()`), one release:
     - no SQLAlchemy pool, its events and its connection wrappers;
     - no reset on check-in. asyncpg's default (`RESET ALL`, `UNLISTEN *`, `CLOSE ALL`,
       advisory unlock) is a round trip per read, and clears nothing these connections can
@@ -202,8 +226,24 @@ class AsyncpgReader:
     async def first(
         self, statement: AnySelect, params: Mapping[str, Any]
     ) -> Mapping[str, Any] | None:
+        record = await self._fetch(statement, params, every_row=False)
+        # asyncpg's Record indexes by name but iterates values: a real mapping instead.
+        return None if record is None else dict(record.items())
+
+    async def all(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        records = await self._fetch(statement, params, every_row=True)
+        return [dict(record.items()) for record in records]
+
+    async def _fetch(
+        self, statement: AnySelect, params: Mapping[str, Any], *, every_row: bool
+    ) -> Any:
+        """`fetch` or `fetchrow` on a borrowed connection (a plain method, not a context
+        manager: on the hot path a generator-based one costs more than the rest of this)."""
         sql, names, compiled = self._compile(statement)
         values = compiled.construct_params(params) if names else {}
+        arguments = [values[name] for name in names]
         if self._borrowed < self._size:
             connection = await self._pool.acquire()  # one is free: no wait to bound
         else:
@@ -220,7 +260,9 @@ class AsyncpgReader:
         DB_POOL_IN_USE.inc()
         DB_POOL_CHECKOUTS.inc()
         try:
-            record = await connection.fetchrow(sql, *[values[name] for name in names])
+            if every_row:
+                return await connection.fetch(sql, *arguments)
+            return await connection.fetchrow(sql, *arguments)
         except Exception as exc:
             if is_unavailable(exc):
                 # Unless asyncpg already let it go with its dead backend.
@@ -233,8 +275,6 @@ class AsyncpgReader:
                 await self._pool.release(connection)
             finally:
                 self._borrowed -= 1
-        # asyncpg's Record indexes by name but iterates values: a real mapping instead.
-        return None if record is None else dict(record.items())
 
     async def stream(
         self, statement: AnySelect, params: Mapping[str, Any], *, chunk_rows: int

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -10,7 +9,6 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics.queries.common import (
     CLIENT,
@@ -24,8 +22,8 @@ from energy_api.analytics.queries.common import (
     percent,
     required_cents,
     required_date,
-    run,
 )
+from energy_api.db import Reader
 from energy_api.summaries.models import FlaggedMonth, FlaggedMonthCount
 from energy_api.summaries.rule import FLAGGED_COLUMNS
 
@@ -45,7 +43,7 @@ class AnomalyRow:
 
 
 async def anomalies(
-    session: AsyncSession,
+    reader: Reader,
     *,
     client_id: int | None,
     start: date | None,
@@ -61,9 +59,9 @@ async def anomalies(
     """
     statement = _anomalies(client_id is not None, start is not None, end is not None)
     params = bound(client_id=client_id, start=start, end=end, limit=limit)
-    rows: Sequence[tuple[Any, ...]] = (await run(session, statement, params)).all()
-    total = int(rows[0][-1]) if rows else 0
-    # Up to 1,000 rows: unpacked by position, which costs a fraction of attribute lookups.
+    rows = await reader.all(statement, params)
+    total = int(rows[0]["total"]) if rows else 0
+    # Up to 1,000 rows: unpacked by position, which costs a fraction of lookups by name.
     return total, [
         AnomalyRow(
             client_id=client,
@@ -89,7 +87,7 @@ async def anomalies(
             direction,
             name,
             _,
-        ) in rows
+        ) in (row.values() for row in rows)
     ]
 
 

@@ -11,11 +11,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Select, bindparam, literal_column, select
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Date, Integer, bindparam, literal_column, select
 
 from energy_api.clients.models import Client
+from energy_api.db import Reader
 
 CENT = Decimal("0.01")
 
@@ -71,15 +70,6 @@ def in_range(column: Any, start: Any, end: Any) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def run(
-    session: AsyncSession, statement: Select[Any], values: dict[str, Any]
-) -> CursorResult[Any]:
-    """Run a read on the session's connection: Core rows, without the ORM's result handling."""
-    connection = await session.connection()
-    result: CursorResult[Any] = await connection.execute(statement, values)
-    return result
-
-
 def client_exists_clause(client_id: Any) -> ColumnElement[bool]:
     return select(Client.id).where(Client.id == client_id).exists()
 
@@ -92,5 +82,6 @@ def client_name(client_id: ColumnElement[int]) -> ColumnElement[str]:
 _CLIENT_EXISTS = select(client_exists_clause(CLIENT))
 
 
-async def client_exists(session: AsyncSession, client_id: int) -> bool:
-    return bool((await run(session, _CLIENT_EXISTS, {"client_id": client_id})).scalar())
+async def client_exists(reader: Reader, client_id: int) -> bool:
+    row = await reader.first(_CLIENT_EXISTS, {"client_id": client_id})
+    return row is not None and bool(next(iter(row.values())))

@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from energy_api.analytics.queries.common import (
@@ -23,10 +22,10 @@ from energy_api.analytics.queries.common import (
     in_range,
     optional,
     percent,
-    run,
 )
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
+from energy_api.db import Reader
 from energy_api.db.functions import add_months, cents, ratio_half_away
 
 
@@ -41,23 +40,21 @@ class GrowthRow:
     yearly_change_pct: Decimal | None
 
 
-async def growth(
-    session: AsyncSession, client_id: int, start: date | None, end: date | None
-) -> GrowthRow:
+async def growth(reader: Reader, client_id: int, start: date | None, end: date | None) -> GrowthRow:
     """The latest month in range against the calendar month before and a year before."""
     statement = _growth(start is not None, end is not None)
     params = bound(client_id=client_id, start=start, end=end)
-    row = (await run(session, statement, params)).first()
+    row = await reader.first(statement, params)
     if row is None:
         return GrowthRow(False, None, None, None, None, None, None)
     return GrowthRow(
         client_exists=True,
-        month=as_date(row.month),
-        kwh=from_cents(row.x),
-        previous=from_cents(row.previous),
-        change_pct=percent(row.change),
-        year_before=from_cents(row.year_before),
-        yearly_change_pct=percent(row.yearly_change),
+        month=as_date(row["month"]),
+        kwh=from_cents(row["x"]),
+        previous=from_cents(row["previous"]),
+        change_pct=percent(row["change"]),
+        year_before=from_cents(row["year_before"]),
+        yearly_change_pct=percent(row["yearly_change"]),
     )
 
 

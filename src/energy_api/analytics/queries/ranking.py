@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
 from energy_api import months
@@ -23,9 +22,9 @@ from energy_api.analytics.queries.common import (
     in_range,
     optional,
     required_cents,
-    run,
 )
 from energy_api.consumptions.models import Consumption
+from energy_api.db import Reader
 from energy_api.db.functions import half_up_div, sum_cents
 from energy_api.summaries.models import ClientTotal, ClientTrailingYear, PortfolioMonth
 from energy_api.summaries.rule import TRAILING_MONTHS
@@ -109,15 +108,13 @@ def _ranking_source(path: RankingPath, start: Any, end: Any) -> Subquery:
     )
 
 
-async def ranking(
-    session: AsyncSession, start: date | None, end: date | None, limit: int
-) -> Ranking:
+async def ranking(reader: Reader, start: date | None, end: date | None, limit: int) -> Ranking:
     """Clients by total in range with RANK() positions, the first `limit` of them."""
     statement = _ranking(_ranking_path(start, end), start is not None, end is not None)
     params = bound(start=start, end=end, limit=limit)
-    rows = (await run(session, statement, params)).all()
+    rows = await reader.all(statement, params)
     if rows:
-        first_month, last_month = as_date(rows[0].first_month), as_date(rows[0].last_month)
+        first_month, last_month = as_date(rows[0]["first_month"]), as_date(rows[0]["last_month"])
     else:
         first_month = last_month = None
     return Ranking(
@@ -125,12 +122,12 @@ async def ranking(
         last_month=last_month,
         items=[
             RankingRow(
-                position=int(row.position),
-                client_id=int(row.client_id),
-                name=row.name,
-                total=required_cents(row.total),
-                mean=required_cents(row.mean),
-                months=int(row.months),
+                position=int(row["position"]),
+                client_id=int(row["client_id"]),
+                name=row["name"],
+                total=required_cents(row["total"]),
+                mean=required_cents(row["mean"]),
+                months=int(row["months"]),
             )
             for row in rows
         ],

@@ -22,7 +22,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
 from energy_api import months
@@ -35,9 +34,9 @@ from energy_api.analytics.queries.common import (
     optional,
     percent,
     required_cents,
-    run,
 )
 from energy_api.consumptions.models import Consumption
+from energy_api.db import Reader
 from energy_api.db.functions import (
     cents,
     days_in_month,
@@ -110,7 +109,7 @@ def _portfolio_period_clients(span: int, start: Any, end: Any) -> Subquery:
 
 
 async def series(
-    session: AsyncSession,
+    reader: Reader,
     *,
     client_id: int | None,
     kind: PeriodKind,
@@ -131,17 +130,17 @@ async def series(
         lookback=None if start is None else months.shift(start, -LOOKBACK_MONTHS),
         first_period=None if start is None else months.index(start) // span,
     )
-    rows = (await run(session, statement, params)).all()
+    rows = await reader.all(statement, params)
     return [
         SeriesRow(
-            period=int(row.period),
-            total=required_cents(row.total),
-            clients=int(row.clients),
-            per_day=required_cents(row.per_day),
-            change_pct=percent(row.change),
-            yearly_change_pct=percent(row.yearly_change),
-            moving_3=from_cents(row.moving_3),
-            moving_12=from_cents(row.moving_12),
+            period=int(row["period"]),
+            total=required_cents(row["total"]),
+            clients=int(row["clients"]),
+            per_day=required_cents(row["per_day"]),
+            change_pct=percent(row["change"]),
+            yearly_change_pct=percent(row["yearly_change"]),
+            moving_3=from_cents(row["moving_3"]),
+            moving_12=from_cents(row["moving_12"]),
         )
         for row in rows
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -9,7 +10,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics.queries.common import (
     CLIENT,
@@ -21,9 +21,9 @@ from energy_api.analytics.queries.common import (
     in_range,
     optional,
     required_cents,
-    run,
 )
 from energy_api.consumptions.models import Consumption
+from energy_api.db import Reader
 from energy_api.db.functions import cents, days_in_month, half_up_div, sum_cents
 from energy_api.summaries.models import PortfolioMonth, PortfolioMonthLink
 
@@ -41,27 +41,28 @@ class SummaryRow:
     per_day: Decimal | None
 
 
-def _summary_row(row: Any) -> SummaryRow:
+def _summary_row(row: Mapping[str, Any] | None) -> SummaryRow:
+    assert row is not None  # an aggregate without GROUP BY: always one row
     return SummaryRow(
-        first_month=as_date(row.first_month),
-        last_month=as_date(row.last_month),
-        clients=int(row.clients or 0),
-        months=int(row.months or 0),
-        total=required_cents(row.total_cents or 0),
-        mean=from_cents(row.mean_cents),
-        minimum=from_cents(row.min_cents),
-        maximum=from_cents(row.max_cents),
-        per_day=from_cents(row.per_day_cents),
+        first_month=as_date(row["first_month"]),
+        last_month=as_date(row["last_month"]),
+        clients=int(row["clients"] or 0),
+        months=int(row["months"] or 0),
+        total=required_cents(row["total_cents"] or 0),
+        mean=from_cents(row["mean_cents"]),
+        minimum=from_cents(row["min_cents"]),
+        maximum=from_cents(row["max_cents"]),
+        per_day=from_cents(row["per_day_cents"]),
     )
 
 
 async def client_summary(
-    session: AsyncSession, client_id: int, start: date | None, end: date | None
+    reader: Reader, client_id: int, start: date | None, end: date | None
 ) -> SummaryRow:
     """One client's totals over the months in range (the client's index, nothing else)."""
     statement = _client_summary(start is not None, end is not None)
     params = bound(client_id=client_id, start=start, end=end)
-    return _summary_row((await run(session, statement, params)).one())
+    return _summary_row(await reader.first(statement, params))
 
 
 @cache
@@ -96,12 +97,10 @@ def _clients_in_range(start: Any, end: Any) -> ColumnElement[Any]:
     )
 
 
-async def portfolio_summary(
-    session: AsyncSession, start: date | None, end: date | None
-) -> SummaryRow:
+async def portfolio_summary(reader: Reader, start: date | None, end: date | None) -> SummaryRow:
     """The portfolio's totals from the monthly summary; extremes from one index probe a month."""
     statement = _portfolio_summary(start is not None, end is not None)
-    return _summary_row((await run(session, statement, bound(start=start, end=end))).one())
+    return _summary_row(await reader.first(statement, bound(start=start, end=end)))
 
 
 @cache

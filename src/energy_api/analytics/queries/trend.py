@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, case, func, null, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_api.analytics.queries.common import (
     CLIENT,
@@ -20,10 +19,10 @@ from energy_api.analytics.queries.common import (
     in_range,
     optional,
     percent,
-    run,
 )
 from energy_api.clients.models import Client
 from energy_api.consumptions.models import Consumption
+from energy_api.db import Reader
 from energy_api.db.functions import add_months, cents, exact, month_index, ratio_half_away
 
 
@@ -36,7 +35,7 @@ class TrendRow:
 
 
 async def trend(
-    session: AsyncSession, client_id: int, months: int, start: date | None, end: date | None
+    reader: Reader, client_id: int, months: int, start: date | None, end: date | None
 ) -> TrendRow:
     """Least squares of kWh on the month number over the last `months` calendar months.
 
@@ -45,14 +44,14 @@ async def trend(
     """
     statement = _trend(months, start is not None, end is not None)
     params = bound(client_id=client_id, start=start, end=end)
-    row = (await run(session, statement, params)).first()
+    row = await reader.first(statement, params)
     if row is None:
         return TrendRow(False, 0, None, None)
     return TrendRow(
         client_exists=True,
-        points=int(row.n),
-        slope=from_cents(row.slope),
-        yearly_pct=percent(row.yearly),
+        points=int(row["n"]),
+        slope=from_cents(row["slope"]),
+        yearly_pct=percent(row["yearly"]),
     )
 
 

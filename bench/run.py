@@ -453,7 +453,14 @@ def open_target(database_url: str, secret: str, port: int) -> Target:
     return Target(target, settings, facts, port)
 
 
-def serve_command(target: Target, workers: int) -> tuple[list[str], dict[str, str]]:
+# With --quiet-service two services (2 workers, a reader and an engine each) and the reference
+# (2 × 10) share PostgreSQL's 100 connections.
+QUIET_POOL_SIZE = 14
+
+
+def serve_command(
+    target: Target, workers: int, pool_size: int | None = None
+) -> tuple[list[str], dict[str, str]]:
     energy_api = str(Path(sys.executable).with_name("energy-api"))
     command = [energy_api, "serve", "--workers", str(workers), "--port", str(target.port)]
     # As ops run it: a JSON line per request on stdout (into a file here, see `serving`) and
@@ -466,6 +473,8 @@ def serve_command(target: Target, workers: int) -> tuple[list[str], dict[str, st
         "LOG_REQUESTS": "true",
         "METRICS_PORT": str(target.port + METRICS_PORT_OFFSET),
     }
+    if pool_size is not None:
+        env["DB_POOL_SIZE"] = str(pool_size)
     return command, env
 
 
@@ -505,12 +514,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the postmaster.pid of the PostgreSQL serving the database, for its CPU time",
     )
     parser.add_argument(
+        "--pool-size",
+        type=int,
+        help="DB_POOL_SIZE of the service (default: the service's own, 20; 14 with "
+        "--quiet-service, so that both services and the reference fit in 100 connections)",
+    )
+    parser.add_argument(
         "--minimal",
         action="store_true",
         help="with --reference: also serve bench/minimal_app.py (the request as the smallest "
         "FastAPI app) in the A/B rounds",
     )
     args = parser.parse_args(argv)
+    if args.quiet_service and args.pool_size is None:
+        args.pool_size = QUIET_POOL_SIZE
 
     if shutil.which("wrk") is None and args.runs > 0:
         print(
@@ -537,13 +554,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {load_average()} (cpus: {os.cpu_count()})", flush=True)
     if args.runs > 0:
         with ExitStack() as first_server:
-            command, env = serve_command(targets[0], args.workers)
+            command, env = serve_command(targets[0], args.workers, args.pool_size)
             service = first_server.enter_context(
                 serving(command, env, f"{targets[0].base}/health/")
             )
             with ExitStack() as other_servers:
                 for t in targets[1:]:
-                    command, env = serve_command(t, args.workers)
+                    command, env = serve_command(t, args.workers, args.pool_size)
                     other_servers.enter_context(serving(command, env, f"{t.base}/health/"))
                 measure_endpoints(args, targets, selected, results)
             # The other server is stopped: the A/B servers get every connection the database
@@ -573,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.runs} runs each, "
         f"{args.workers} workers"
+        + (f", DB_POOL_SIZE {args.pool_size}" if args.pool_size is not None else "")
     )
     for t in targets:
         rows = [results[(t.label, e.name)] for e in selected[t.label]]
@@ -699,7 +717,7 @@ def reference_ab(
         if args.quiet_service:
             # The same service without its request log and metrics: what they cost.
             quiet = Target(target.urls, target.settings, target.facts, args.ref_port + 2)
-            quiet_command, quiet_env = serve_command(quiet, args.workers)
+            quiet_command, quiet_env = serve_command(quiet, args.workers, args.pool_size)
             quiet_env.update(LOG_REQUESTS="false", METRICS_PORT="0")
             quiet_server = servers.enter_context(
                 serving(quiet_command, quiet_env, f"{quiet.base}/health/")

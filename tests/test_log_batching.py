@@ -135,3 +135,19 @@ def test_a_closed_handler_has_written_everything() -> None:
     asyncio.run(requests())  # the loop ends before the batch is handed over
     handler.close()
     assert len(recording.lines()) == 3
+
+
+class Broken(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError("the collector went away")
+
+
+async def test_a_failing_stream_is_reported_never_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler = BatchingStreamHandler(Broken())
+    handler.write_soon("a line\n")
+    await until(lambda: "the collector went away" in capsys.readouterr().err)
+    handler.write_soon("another\n")
+    handler.flush()  # neither the writer's failure nor its own reaches the caller
+    handler.close()

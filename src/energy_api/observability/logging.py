@@ -23,6 +23,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import IO, Any
@@ -207,17 +208,23 @@ class BatchingStreamHandler(logging.StreamHandler[IO[str]]):
             self._handed = self._writer.submit(self._write, text)
 
     def _write(self, text: str) -> None:
+        """Write `text` and flush. A failing stream is reported on stderr, as `logging`
+        reports its own errors, and never raised into the request that logged."""
         with self._stream_lock:
-            self.stream.write(text)
-            self.stream.flush()
+            try:
+                if text:
+                    self.stream.write(text)
+                self.stream.flush()
+            except Exception:
+                if logging.raiseExceptions:
+                    traceback.print_exc(file=sys.stderr)
 
     def _write_after_batches(self, text: str) -> None:
         text = self._take() + text
         handed = self._handed
         if handed is not None:
-            handed.result()  # what the writer holds goes first
-        if text:
-            self._write(text)
+            handed.result()  # what the writer holds goes first (`_write` never raises)
+        self._write(text)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -229,9 +236,6 @@ class BatchingStreamHandler(logging.StreamHandler[IO[str]]):
 
     def flush(self) -> None:
         self._write_after_batches("")
-        with self._stream_lock:
-            if self.stream and hasattr(self.stream, "flush"):
-                self.stream.flush()
 
     def close(self) -> None:
         try:

@@ -185,3 +185,23 @@ async def test_media_consumo_runs_lean(
     assert "cliente_id" in response.text
     response = await client.get("/api/v1/analytics/media-consumo/?cliente_id=abc")
     assert response.status_code == 401  # the caller is checked before the parameters
+
+
+class Unhashable:
+    """A dependency object that cannot be a key of `dependency_overrides`."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    async def __call__(self, request: Request) -> str:
+        return "unhashable"
+
+
+def test_a_route_with_an_unhashable_dependency_keeps_fastapis_handler() -> None:
+    router = APIRouter(route_class=LeanRoute)
+
+    @router.get("/u/")
+    async def endpoint(value: Annotated[str, Depends(Unhashable())]) -> ModelResponse:
+        return ModelResponse(Answer(client=1, caller=value, order=[]))
+
+    [route] = [r for r in router.routes if isinstance(r, APIRoute)]
+    assert LeanPlan.of(route.dependant) is None

@@ -48,6 +48,7 @@ _NOT_LEAN = (
     "background_tasks_param_name",
     "security_scopes_param_name",
     "own_oauth_scopes",
+    "concurrency",  # a limit FastAPI enforces with a semaphore
 )
 
 
@@ -58,7 +59,7 @@ def _is_async(call: Any) -> bool:
 
 
 def _plain(dependant: Dependant) -> bool:
-    return not any(getattr(dependant, name) for name in _NOT_LEAN)
+    return not any(getattr(dependant, name, None) for name in _NOT_LEAN)
 
 
 def _request_only(dependant: Dependant) -> bool:
@@ -104,13 +105,17 @@ class LeanPlan:
         calls = [sub.call for sub in dependant.dependencies]
         if len(set(map(id, calls))) != len(calls):  # FastAPI would call a repeated one once
             return None
+        try:
+            known = frozenset(calls)  # looked up in `dependency_overrides`
+        except TypeError:  # an unhashable dependency
+            return None
         return cls(
             endpoint=endpoint,
             dependencies=tuple(
                 (sub.name, typing.cast(RequestDependency, sub.call))
                 for sub in dependant.dependencies
             ),
-            calls=frozenset(calls),
+            calls=known,
             dependant=dependant,
         )
 

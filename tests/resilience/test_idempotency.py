@@ -89,6 +89,31 @@ async def test_same_key_on_another_endpoint_returns_422(
     assert response.status_code == 422
 
 
+async def test_same_key_with_another_query_returns_422(
+    client: AsyncClient, editor_headers: dict[str, str], db_session: AsyncSession
+) -> None:
+    """A dry run and a real load are two requests, even with the same body."""
+    customer = await create_client(db_session)
+    body = {"itens": [{"cliente": customer.id, "mes": "2026-01", "consumo_kwh": 10}]}
+    headers = {**editor_headers, "Idempotency-Key": KEY}
+    dry = await client.post("/api/v1/consumos/lote/?dry_run=true", json=body, headers=headers)
+    assert dry.status_code == 200 and dry.json()["simulacao"] is True
+    real = await client.post("/api/v1/consumos/lote/", json=body, headers=headers)
+    assert real.status_code == 422
+    assert real.json()["errors"] == [
+        {"field": "Idempotency-Key", "message": "was already used with a different request"}
+    ]
+    # The same parameters in another order are the same request: replayed.
+    url = "/api/v1/consumos/lote/?dry_run=true&modo=parcial"
+    other = {**editor_headers, "Idempotency-Key": KEY[::-1]}
+    first = await client.post(url, json=body, headers=other)
+    again = await client.post(
+        "/api/v1/consumos/lote/?modo=parcial&dry_run=true", json=body, headers=other
+    )
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert again.headers.get("Idempotent-Replayed") == "true"
+
+
 async def test_keys_belong_to_one_user(
     client: AsyncClient, auth_headers: Any, db_session: AsyncSession
 ) -> None:

@@ -70,7 +70,9 @@ async def idempotency_key(
 ) -> None:
     if key is None:
         return
-    fingerprint = service.request_hash(request.method, request.url.path, await request.body())
+    fingerprint = service.request_hash(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
     stored = await service.begin(session, user_id=user.id, key=key, fingerprint=fingerprint)
     if stored is not None:
         raise _Replay(stored)

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,13 +27,16 @@ class StoredResponse:
     body: str
 
 
-def request_hash(method: str, path: str, body: bytes) -> str:
-    """The request's fingerprint: method, path and body (JSON compared by value, not spacing)."""
+def request_hash(method: str, path: str, query: str, body: bytes) -> str:
+    """The request's fingerprint: method, path, query and body. JSON is compared by value, not
+    spacing; query parameters by name in any order, each name's values in their order (the last
+    one counts). The query is part of it: `?dry_run=true` and a real load are two requests."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         canonical = body
-    digest = hashlib.sha256(f"{method.upper()} {path}\n".encode())
+    parameters = sorted(parse_qsl(query, keep_blank_values=True), key=lambda pair: pair[0])
+    digest = hashlib.sha256(f"{method.upper()} {path}\n{urlencode(parameters)}\n".encode())
     digest.update(canonical)
     return digest.hexdigest()
 

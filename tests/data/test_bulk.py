@@ -410,3 +410,16 @@ async def test_bulk_statements_may_outlast_the_request_timeout(
                 await session.execute(text("SELECT pg_sleep(0.5)"))
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+async def test_other_methods_on_the_bulk_path_are_405_not_an_id(
+    client: AsyncClient, editor_headers: dict[str, str], method: str
+) -> None:
+    """`lote/` is not a record id: PUT /consumos/lote/ must not be read as PUT /consumos/{id}/."""
+    response = await client.request(
+        method, "/api/v1/consumos/lote/", headers=editor_headers, json={"consumo_kwh": 1}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"].startswith("application/problem+json")

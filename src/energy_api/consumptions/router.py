@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -93,6 +93,17 @@ async def create_consumption(
         session, client_id=body.cliente, month=body.mes, kwh=body.consumo_kwh
     )
     return ConsumptionRead.from_model(consumption, name)
+
+
+# Before the `/{id}/` routes, which would otherwise take `lote` for an id and answer 422.
+@router.api_route(
+    "/lote/",
+    methods=["GET", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def bulk_load_other_methods() -> None:
+    """`lote/` is the bulk load, not a record: any other method than POST is 405."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
 
 
 @router.get(

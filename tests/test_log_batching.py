@@ -151,3 +151,15 @@ async def test_a_failing_stream_is_reported_never_raised(
     handler.write_soon("another\n")
     handler.flush()  # neither the writer's failure nor its own reaches the caller
     handler.close()
+
+
+def test_a_bare_flush_of_a_closed_stream_passes_silently(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As at interpreter exit, when `logging.shutdown` flushes a handler whose stream is gone."""
+    closed = io.StringIO()
+    handler = BatchingStreamHandler(closed)
+    closed.close()
+    handler.flush()
+    handler.close()
+    assert capsys.readouterr().err == ""

@@ -208,15 +208,16 @@ class BatchingStreamHandler(logging.StreamHandler[IO[str]]):
             self._handed = self._writer.submit(self._write, text)
 
     def _write(self, text: str) -> None:
-        """Write `text` and flush. A failing stream is reported on stderr, as `logging`
-        reports its own errors, and never raised into the request that logged."""
+        """Write `text` and flush. A stream that fails to take lines is reported on stderr, as
+        `logging` reports its own errors, and never raised into the request that logged; a bare
+        flush of a closed stream (at interpreter exit) passes silently, as in `logging`."""
         with self._stream_lock:
             try:
                 if text:
                     self.stream.write(text)
                 self.stream.flush()
             except Exception:
-                if logging.raiseExceptions:
+                if text and logging.raiseExceptions:
                     traceback.print_exc(file=sys.stderr)
 
     def _write_after_batches(self, text: str) -> None:

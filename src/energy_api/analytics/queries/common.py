@@ -79,9 +79,9 @@ def client_name(client_id: ColumnElement[int]) -> ColumnElement[str]:
     return select(Client.name).where(Client.id == client_id).scalar_subquery().label("name")
 
 
-_CLIENT_EXISTS = select(client_exists_clause(CLIENT))
+_CLIENT_EXISTS = select(client_exists_clause(CLIENT).label("client_exists"))
 
 
 async def client_exists(reader: Reader, client_id: int) -> bool:
     row = await reader.first(_CLIENT_EXISTS, {"client_id": client_id})
-    return row is not None and bool(next(iter(row.values())))
+    return row is not None and bool(row["client_exists"])
